@@ -1,0 +1,160 @@
+//! Turning a finished span's record into OTLP-ready [`SpanData`], on the background thread.
+
+use std::collections::HashSet;
+
+use opentelemetry::trace::{Event, Link};
+use opentelemetry::{InstrumentationScope, KeyValue, StringValue, Value, Array};
+use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
+
+use crate::config::SpanLimits;
+use crate::span::clock::Converter;
+use crate::span::record::SpanRecord;
+
+/// Everything conversion needs besides the record.
+pub(crate) struct Conversion {
+    pub(crate) clock: Converter,
+    pub(crate) limits: SpanLimits,
+    pub(crate) scope: InstrumentationScope,
+}
+
+impl Conversion {
+    pub(crate) fn convert(&self, record: SpanRecord) -> SpanData {
+        let SpanRecord { ctx, rec, end } = record;
+        let mut attributes = rec.attributes.into_vec();
+        keep_last_of_each_key(&mut attributes);
+        self.truncate_values(&mut attributes);
+
+        let mut events = SpanEvents::default();
+        events.dropped_count = rec.dropped_events;
+        events.events = rec
+            .events
+            .into_iter()
+            .map(|event| {
+                let mut attributes = event.attributes;
+                let dropped = self.cap(&mut attributes, self.limits.max_attributes_per_event);
+                Event::new(event.name, self.clock.to_system_time(event.at), attributes, dropped)
+            })
+            .collect();
+
+        let mut links = SpanLinks::default();
+        links.dropped_count = rec.dropped_links;
+        links.links = rec
+            .links
+            .into_iter()
+            .map(|mut link: Link| {
+                let dropped = self.cap(&mut link.attributes, self.limits.max_attributes_per_link);
+                link.dropped_attributes_count = link.dropped_attributes_count.saturating_add(dropped);
+                link
+            })
+            .collect();
+
+        SpanData {
+            span_context: ctx.to_otel(),
+            parent_span_id: rec.parent_span_id,
+            parent_span_is_remote: rec.parent_remote,
+            span_kind: rec.kind,
+            name: rec.name,
+            start_time: self.clock.to_system_time(rec.start),
+            end_time: self.clock.to_system_time(end),
+            attributes,
+            dropped_attributes_count: rec.dropped_attributes,
+            events,
+            links,
+            status: rec.status,
+            instrumentation_scope: self.scope.clone(),
+        }
+    }
+
+    /// Keeps the first `max` attributes (truncating their values) and returns how many were dropped.
+    fn cap(&self, attributes: &mut Vec<KeyValue>, max: u32) -> u32 {
+        let max = max as usize;
+        let dropped = attributes.len().saturating_sub(max);
+        attributes.truncate(max);
+        self.truncate_values(attributes);
+        u32::try_from(dropped).unwrap_or(u32::MAX)
+    }
+
+    fn truncate_values(&self, attributes: &mut [KeyValue]) {
+        let Some(max) = self.limits.max_attribute_value_length else {
+            return;
+        };
+        let max = max as usize;
+        for attribute in attributes {
+            match &mut attribute.value {
+                Value::String(s) if s.as_str().len() > max => *s = truncated(s, max),
+                Value::Array(Array::String(items)) => {
+                    for s in items.iter_mut().filter(|s| s.as_str().len() > max) {
+                        *s = truncated(s, max);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// The longest prefix of at most `max` bytes that ends on a character boundary.
+fn truncated(value: &StringValue, max: usize) -> StringValue {
+    let s = value.as_str();
+    let mut end = max.min(s.len());
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    StringValue::from(s[..end].to_owned())
+}
+
+/// Setting a key twice keeps the last value, where the first one stood.
+fn keep_last_of_each_key(attributes: &mut Vec<KeyValue>) {
+    if attributes.len() < 2 {
+        return;
+    }
+    let has_duplicates = if attributes.len() <= 16 {
+        attributes.iter().enumerate().any(|(i, a)| attributes[..i].iter().any(|b| b.key == a.key))
+    } else {
+        let mut seen = HashSet::with_capacity(attributes.len());
+        !attributes.iter().all(|a| seen.insert(&a.key))
+    };
+    if !has_duplicates {
+        return;
+    }
+    let mut result: Vec<KeyValue> = Vec::with_capacity(attributes.len());
+    for attribute in attributes.drain(..) {
+        match result.iter_mut().find(|kept| kept.key == attribute.key) {
+            Some(kept) => kept.value = attribute.value,
+            None => result.push(attribute),
+        }
+    }
+    *attributes = result;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duplicate_keys_keep_the_last_value_in_the_first_place() {
+        let mut attributes = vec![
+            KeyValue::new("a", 1_i64),
+            KeyValue::new("b", 2_i64),
+            KeyValue::new("a", 3_i64),
+        ];
+        keep_last_of_each_key(&mut attributes);
+        assert_eq!(attributes, vec![KeyValue::new("a", 3_i64), KeyValue::new("b", 2_i64)]);
+    }
+
+    #[test]
+    fn many_attributes_are_deduplicated_too() {
+        let mut attributes: Vec<KeyValue> =
+            (0..40).map(|i| KeyValue::new(format!("k{}", i % 20), i64::from(i))).collect();
+        keep_last_of_each_key(&mut attributes);
+        assert_eq!(attributes.len(), 20);
+        assert_eq!(attributes[0], KeyValue::new("k0", 20_i64));
+    }
+
+    #[test]
+    fn truncation_respects_character_boundaries() {
+        assert_eq!(truncated(&StringValue::from("héllo"), 2).as_str(), "h");
+        assert_eq!(truncated(&StringValue::from("héllo"), 3).as_str(), "hé");
+        assert_eq!(truncated(&StringValue::from("abc"), 10).as_str(), "abc");
+    }
+}

@@ -1,0 +1,302 @@
+//! Per-thread span buffers, the counters behind [`stats`], and the switches the hot path reads.
+//!
+//! Each thread that ends a span gets a bounded single-producer ring on first use and registers it
+//! (one lock, once per thread). Ending a span pushes into the ring: no lock, no system call; a full
+//! ring drops the span and counts it. The background [`worker`] drains every ring, converts the
+//! records to OTLP span data and exports them in batches.
+//!
+//! # The invariant
+//!
+//! With `dropped = dropped_buffer_full + dropped_export_failed + dropped_shutdown`,
+//! `spans_ended == spans_exported + dropped + queued` holds whenever the background thread is idle:
+//! right after [`force_flush`](crate::force_flush) returns, if no other thread ends spans meanwhile.
+
+mod convert;
+mod stats;
+pub(crate) mod worker;
+
+pub use stats::Stats;
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use rtrb::{Consumer, Producer, RingBuffer};
+use tokio::sync::Notify;
+
+use crate::context::SamplerRule;
+use crate::span::record::SpanRecord;
+
+/// Spans record only while this is set (by `init`, cleared when the guard drops or when disabled).
+static ENABLED: AtomicBool = AtomicBool::new(false);
+/// Finished spans are buffered only while a background thread runs to drain them.
+static ACCEPTING: AtomicBool = AtomicBool::new(false);
+static SAMPLER_PARENT_BASED: AtomicBool = AtomicBool::new(true);
+static SAMPLER_ROOT_BOUND: AtomicU64 = AtomicU64::new(u64::MAX);
+static THREAD_BUFFER_SIZE: AtomicUsize = AtomicUsize::new(crate::config::DEFAULT_THREAD_BUFFER_SIZE);
+/// Bumped by each `init`, so threads pick up a new buffer size.
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+
+/// Wakes the background thread early when a ring fills up.
+pub(crate) static WAKE: Notify = Notify::const_new();
+
+/// Whether spans record now: one relaxed load, the whole cost of a span when tracing is off.
+#[inline]
+pub(crate) fn is_enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
+
+#[inline]
+pub(crate) fn sampler() -> SamplerRule {
+    SamplerRule {
+        parent_based: SAMPLER_PARENT_BASED.load(Ordering::Relaxed),
+        root_bound: SAMPLER_ROOT_BOUND.load(Ordering::Relaxed),
+    }
+}
+
+pub(crate) fn configure(rule: SamplerRule, thread_buffer_size: usize) {
+    SAMPLER_PARENT_BASED.store(rule.parent_based, Ordering::Relaxed);
+    SAMPLER_ROOT_BOUND.store(rule.root_bound, Ordering::Relaxed);
+    THREAD_BUFFER_SIZE.store(thread_buffer_size.max(16), Ordering::Relaxed);
+    GENERATION.fetch_add(1, Ordering::Relaxed);
+}
+
+pub(crate) fn set_enabled(enabled: bool) {
+    ENABLED.store(enabled, Ordering::Release);
+}
+
+pub(crate) fn set_accepting(accepting: bool) {
+    ACCEPTING.store(accepting, Ordering::Release);
+}
+
+/// Counters written by one thread only (so a relaxed load and store, no read-modify-write).
+#[derive(Debug, Default)]
+pub(crate) struct ThreadCounters {
+    started: AtomicU64,
+    not_sampled: AtomicU64,
+    ended: AtomicU64,
+    dropped_full: AtomicU64,
+}
+
+#[inline]
+fn bump(counter: &AtomicU64) {
+    counter.store(counter.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+}
+
+/// Counters of the background thread and of rare paths, shared by all threads.
+#[derive(Debug, Default)]
+pub(crate) struct GlobalCounters {
+    pub(crate) exported: AtomicU64,
+    pub(crate) dropped_queue_full: AtomicU64,
+    pub(crate) dropped_export_failed: AtomicU64,
+    pub(crate) dropped_shutdown: AtomicU64,
+    pub(crate) export_requests: AtomicU64,
+    pub(crate) export_errors: AtomicU64,
+    /// Spans ended where no thread buffer could take them (thread teardown).
+    pub(crate) ended_unbuffered: AtomicU64,
+    /// Finished spans held by the background thread or in rings, as last seen by it.
+    pub(crate) queued: AtomicU64,
+}
+
+pub(crate) static GLOBAL: GlobalCounters = GlobalCounters {
+    exported: AtomicU64::new(0),
+    dropped_queue_full: AtomicU64::new(0),
+    dropped_export_failed: AtomicU64::new(0),
+    dropped_shutdown: AtomicU64::new(0),
+    export_requests: AtomicU64::new(0),
+    export_errors: AtomicU64::new(0),
+    ended_unbuffered: AtomicU64::new(0),
+    queued: AtomicU64::new(0),
+};
+
+pub(crate) static LAST_EXPORT_ERROR: Mutex<Option<String>> = Mutex::new(None);
+
+/// Rings waiting to be picked up by the background thread, and every thread's counters.
+struct Registry {
+    pending: Vec<Consumer<SpanRecord>>,
+    threads: Vec<Arc<ThreadCounters>>,
+    /// Totals of threads that have exited.
+    retired: Stats,
+    /// The totals when the current `init` ran: `stats()` counts from there.
+    baseline: Stats,
+}
+
+static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
+    pending: Vec::new(),
+    threads: Vec::new(),
+    retired: Stats::ZERO,
+    baseline: Stats::ZERO,
+});
+
+fn registry() -> MutexGuard<'static, Registry> {
+    REGISTRY.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The calling thread's ring and counters.
+struct ThreadBuffer {
+    counters: Arc<ThreadCounters>,
+    producer: Option<Producer<SpanRecord>>,
+    generation: u64,
+    capacity: usize,
+    /// Pushes since the ring's fill level was last checked.
+    since_check: usize,
+}
+
+impl ThreadBuffer {
+    #[cold]
+    fn register() -> ThreadBuffer {
+        let counters = Arc::new(ThreadCounters::default());
+        registry().threads.push(Arc::clone(&counters));
+        ThreadBuffer { counters, producer: None, generation: u64::MAX, capacity: 0, since_check: 0 }
+    }
+
+    #[cold]
+    fn new_ring(&mut self) {
+        let capacity = THREAD_BUFFER_SIZE.load(Ordering::Relaxed);
+        let (producer, consumer) = RingBuffer::new(capacity);
+        registry().pending.push(consumer);
+        // Dropping the old producer, if any, lets the worker drain and forget its ring.
+        self.producer = Some(producer);
+        self.capacity = capacity;
+        self.generation = GENERATION.load(Ordering::Relaxed);
+        self.since_check = 0;
+    }
+
+    #[inline]
+    fn push(&mut self, record: SpanRecord) {
+        bump(&self.counters.ended);
+        if self.generation != GENERATION.load(Ordering::Relaxed) {
+            self.new_ring();
+        }
+        let Some(producer) = self.producer.as_mut() else {
+            bump(&self.counters.dropped_full);
+            return;
+        };
+        if producer.push(record).is_err() {
+            bump(&self.counters.dropped_full);
+            crate::diag::diag!(
+                Warn,
+                "a thread's span buffer ({} spans) is full: spans are dropped; raise \
+                 Config::with_thread_buffer_size or OTEL_BSP_MAX_QUEUE_SIZE",
+                self.capacity
+            );
+        }
+        // Every quarter ring, wake the background thread if the ring is more than half full.
+        self.since_check += 1;
+        if self.since_check >= self.capacity / 4 {
+            self.since_check = 0;
+            if producer.slots() < self.capacity / 2 {
+                WAKE.notify_one();
+            }
+        }
+    }
+}
+
+thread_local! {
+    static BUFFER: RefCell<Option<ThreadBuffer>> = const { RefCell::new(None) };
+}
+
+#[inline]
+fn with_buffer(f: impl FnOnce(&mut ThreadBuffer)) -> bool {
+    BUFFER
+        .try_with(|cell| match cell.try_borrow_mut() {
+            Ok(mut slot) => {
+                f(slot.get_or_insert_with(ThreadBuffer::register));
+                true
+            }
+            Err(_) => false,
+        })
+        .unwrap_or(false)
+}
+
+#[inline]
+pub(crate) fn count_started() {
+    with_buffer(|buffer| bump(&buffer.counters.started));
+}
+
+#[inline]
+pub(crate) fn count_not_sampled() {
+    with_buffer(|buffer| bump(&buffer.counters.not_sampled));
+}
+
+/// Hands a finished span to the background thread, or drops and counts it.
+#[inline]
+pub(crate) fn submit(record: SpanRecord) {
+    if !ACCEPTING.load(Ordering::Acquire) {
+        GLOBAL.ended_unbuffered.fetch_add(1, Ordering::Relaxed);
+        GLOBAL.dropped_shutdown.fetch_add(1, Ordering::Relaxed);
+        return;
+    }
+    let mut record = Some(record);
+    let pushed = with_buffer(|buffer| {
+        if let Some(record) = record.take() {
+            buffer.push(record);
+        }
+    });
+    if !pushed {
+        // Thread teardown (or a span ended from inside the buffer's own code): nowhere to put it.
+        GLOBAL.ended_unbuffered.fetch_add(1, Ordering::Relaxed);
+        GLOBAL.dropped_queue_full.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Moves newly registered rings to the worker and folds the counters of exited threads.
+pub(crate) fn take_pending(into: &mut Vec<Consumer<SpanRecord>>) {
+    let mut registry = registry();
+    into.append(&mut registry.pending);
+    let Registry { threads, retired, .. } = &mut *registry;
+    threads.retain(|counters| {
+        if Arc::strong_count(counters) > 1 {
+            return true;
+        }
+        retired.add_thread(counters);
+        false
+    });
+}
+
+/// Gives rings back when a worker stops, for the next `init`.
+pub(crate) fn return_rings(rings: Vec<Consumer<SpanRecord>>) {
+    registry().pending.extend(rings);
+}
+
+fn raw_stats(registry: &Registry) -> Stats {
+    let mut total = registry.retired.clone();
+    for counters in &registry.threads {
+        total.add_thread(counters);
+    }
+    total.add_global(&GLOBAL);
+    total
+}
+
+/// Counts from here on (called by `init`).
+pub(crate) fn reset_stats() {
+    let mut registry = registry();
+    registry.baseline = raw_stats(&registry);
+    if let Ok(mut last) = LAST_EXPORT_ERROR.lock() {
+        *last = None;
+    }
+}
+
+/// What tracewire has done since [`init`](crate::init): spans started, ended, exported, dropped
+/// and why, export requests and errors. See [`Stats`] for the invariant that ties them together.
+///
+/// # Examples
+///
+/// ```
+/// # fn main() -> Result<(), tracewire::InitError> {
+/// let _guard = tracewire::Config::default().with_exporter_kind(tracewire::ExporterKind::None).init()?;
+/// tracewire::span("work").end();
+/// tracewire::force_flush().ok();
+/// let stats = tracewire::stats();
+/// assert_eq!(stats.spans_started, 1);
+/// assert_eq!(stats.spans_ended, stats.spans_exported + stats.dropped() + stats.queued);
+/// # Ok(())
+/// # }
+/// ```
+pub fn stats() -> Stats {
+    let registry = registry();
+    let mut stats = raw_stats(&registry).since(&registry.baseline);
+    stats.queued = GLOBAL.queued.load(Ordering::Relaxed);
+    stats.last_export_error = LAST_EXPORT_ERROR.lock().ok().and_then(|last| last.clone());
+    stats
+}

@@ -1,0 +1,120 @@
+//! [`Stats`]: the counters returned by [`stats`](crate::stats).
+
+use std::sync::atomic::Ordering;
+
+use super::{GlobalCounters, ThreadCounters};
+
+/// What tracewire has done since [`init`](crate::init).
+///
+/// Every span that ends is, at any moment, exported, dropped for one counted reason, or queued:
+///
+/// ```text
+/// spans_ended == spans_exported + dropped_buffer_full + dropped_export_failed + dropped_shutdown + queued
+/// ```
+///
+/// `queued` is the background thread's last look at its queue and the thread buffers, so the
+/// equation is exact when that thread is idle: right after [`force_flush`](crate::force_flush)
+/// returns while no other thread ends spans. Spans still open are counted in `spans_started` only.
+///
+/// # Examples
+///
+/// ```
+/// # fn main() -> Result<(), tracewire::InitError> {
+/// let _guard = tracewire::Config::default().with_exporter_kind(tracewire::ExporterKind::None).init()?;
+/// for _ in 0..3 {
+///     tracewire::span("unit of work").end();
+/// }
+/// tracewire::force_flush().ok();
+/// let stats = tracewire::stats();
+/// assert_eq!((stats.spans_ended, stats.spans_exported, stats.queued), (3, 3, 0));
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Sampled spans started.
+    pub spans_started: u64,
+    /// Spans started but not sampled: they carried context and recorded nothing.
+    pub spans_not_sampled: u64,
+    /// Sampled spans ended.
+    pub spans_ended: u64,
+    /// Spans the exporter accepted.
+    pub spans_exported: u64,
+    /// Spans dropped because a thread buffer or the export queue (`OTEL_BSP_MAX_QUEUE_SIZE`) was
+    /// full: the exporter could not keep up.
+    pub dropped_buffer_full: u64,
+    /// Spans in export requests that failed (after the exporter's retries) or timed out.
+    pub dropped_export_failed: u64,
+    /// Spans still queued when the shutdown deadline passed, or ended after shutdown.
+    pub dropped_shutdown: u64,
+    /// Export requests made.
+    pub export_requests: u64,
+    /// Export requests that failed.
+    pub export_errors: u64,
+    /// Spans ended but neither exported nor dropped yet.
+    pub queued: u64,
+    /// The last export error, if any.
+    pub last_export_error: Option<String>,
+}
+
+impl Stats {
+    pub(crate) const ZERO: Stats = Stats {
+        spans_started: 0,
+        spans_not_sampled: 0,
+        spans_ended: 0,
+        spans_exported: 0,
+        dropped_buffer_full: 0,
+        dropped_export_failed: 0,
+        dropped_shutdown: 0,
+        export_requests: 0,
+        export_errors: 0,
+        queued: 0,
+        last_export_error: None,
+    };
+
+    /// All spans dropped, whatever the reason.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(tracewire::stats().dropped(), 0);
+    /// ```
+    pub fn dropped(&self) -> u64 {
+        self.dropped_buffer_full + self.dropped_export_failed + self.dropped_shutdown
+    }
+
+    pub(crate) fn add_thread(&mut self, counters: &ThreadCounters) {
+        self.spans_started += counters.started.load(Ordering::Relaxed);
+        self.spans_not_sampled += counters.not_sampled.load(Ordering::Relaxed);
+        self.spans_ended += counters.ended.load(Ordering::Relaxed);
+        self.dropped_buffer_full += counters.dropped_full.load(Ordering::Relaxed);
+    }
+
+    pub(crate) fn add_global(&mut self, global: &GlobalCounters) {
+        self.spans_ended += global.ended_unbuffered.load(Ordering::Relaxed);
+        self.spans_exported += global.exported.load(Ordering::Relaxed);
+        self.dropped_buffer_full += global.dropped_queue_full.load(Ordering::Relaxed);
+        self.dropped_export_failed += global.dropped_export_failed.load(Ordering::Relaxed);
+        self.dropped_shutdown += global.dropped_shutdown.load(Ordering::Relaxed);
+        self.export_requests += global.export_requests.load(Ordering::Relaxed);
+        self.export_errors += global.export_errors.load(Ordering::Relaxed);
+    }
+
+    /// The counts since `baseline`.
+    pub(crate) fn since(&self, baseline: &Stats) -> Stats {
+        Stats {
+            spans_started: self.spans_started.wrapping_sub(baseline.spans_started),
+            spans_not_sampled: self.spans_not_sampled.wrapping_sub(baseline.spans_not_sampled),
+            spans_ended: self.spans_ended.wrapping_sub(baseline.spans_ended),
+            spans_exported: self.spans_exported.wrapping_sub(baseline.spans_exported),
+            dropped_buffer_full: self.dropped_buffer_full.wrapping_sub(baseline.dropped_buffer_full),
+            dropped_export_failed: self.dropped_export_failed.wrapping_sub(baseline.dropped_export_failed),
+            dropped_shutdown: self.dropped_shutdown.wrapping_sub(baseline.dropped_shutdown),
+            export_requests: self.export_requests.wrapping_sub(baseline.export_requests),
+            export_errors: self.export_errors.wrapping_sub(baseline.export_errors),
+            queued: 0,
+            last_export_error: None,
+        }
+    }
+}

@@ -1,0 +1,382 @@
+//! The background thread: drains the thread buffers, batches, exports, answers flush and shutdown.
+//!
+//! # When things happen
+//!
+//! - Every 20 ms, or sooner when a thread's buffer passes half full, the thread moves finished spans
+//!   from the thread buffers into its queue (at most `OTEL_BSP_MAX_QUEUE_SIZE`; what does not fit
+//!   waits in the thread buffers, and when those are full the spans are dropped and counted).
+//! - A batch is exported as soon as `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` spans are queued, else when
+//!   `OTEL_BSP_SCHEDULE_DELAY` has passed since the last export. One export runs at a time; it is
+//!   abandoned after `OTEL_BSP_EXPORT_TIMEOUT` and its spans counted as failed. The OTLP exporters
+//!   retry retryable errors (`UNAVAILABLE`, HTTP 429/502/503/504) with backoff within their own
+//!   timeout.
+//! - A flush exports everything that was queued or buffered when it arrived, then answers.
+//! - Shutdown flushes, shuts the exporter down and ends the thread; at its deadline, whatever is
+//!   left is counted as `dropped_shutdown`.
+//!
+//! # Why a runtime of our own
+//!
+//! The thread runs a current-thread tokio runtime that only it drives. The exporters (tonic,
+//! reqwest) need a reactor; owning one means export works whether the application has no runtime, a
+//! current-thread runtime (where blocking on the application's runtime would deadlock) or a
+//! multi-thread one, and a slow collector never takes the application's worker threads.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{RecvTimeoutError, SyncSender, sync_channel};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use opentelemetry::InstrumentationScope;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::SpanData;
+use rtrb::Consumer;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+use tokio::time::Instant;
+
+use super::convert::Conversion;
+use super::{GLOBAL, LAST_EXPORT_ERROR, WAKE};
+use crate::config::{ExporterSettings, SpanLimits};
+use crate::diag::diag;
+use crate::error::{FlushError, InitError};
+use crate::export::DynExporter;
+use crate::span::clock::Converter;
+use crate::span::record::SpanRecord;
+
+/// The longest a finished span waits in a thread buffer when nothing wakes the thread sooner.
+const DRAIN_INTERVAL: Duration = Duration::from_millis(20);
+/// How long `init` waits for the thread to build its runtime and exporter.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+/// Extra time a shutdown caller waits past the deadline for the thread's answer.
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(250);
+
+type Reply = SyncSender<Result<(), String>>;
+
+pub(crate) enum Control {
+    Flush(Reply),
+    Shutdown { deadline: std::time::Instant, reply: Reply },
+}
+
+/// The batching settings and what conversion needs.
+pub(crate) struct Settings {
+    pub(crate) max_queue_size: usize,
+    pub(crate) schedule_delay: Duration,
+    pub(crate) max_export_batch_size: usize,
+    pub(crate) export_timeout: Duration,
+    pub(crate) limits: SpanLimits,
+    pub(crate) resource: Resource,
+}
+
+/// The running background thread.
+pub(crate) struct Handle {
+    control: UnboundedSender<Control>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// Starts the thread and waits until its exporter is built.
+pub(crate) fn spawn(settings: Settings, exporter: ExporterSettings) -> Result<Handle, InitError> {
+    let (ready_tx, ready_rx) = sync_channel::<Result<(), InitError>>(1);
+    let (control_tx, control_rx) = unbounded_channel();
+    let thread = std::thread::Builder::new()
+        .name("tracewire-export".into())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(runtime) => runtime,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(InitError::Thread(e)));
+                    return;
+                }
+            };
+            // Built inside the runtime: tonic's channel needs a reactor when it is created.
+            let mut exporter = match runtime.block_on(async { build_exporter(exporter) }) {
+                Ok(exporter) => exporter,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                    return;
+                }
+            };
+            exporter.set_resource_boxed(&settings.resource);
+            let _ = ready_tx.send(Ok(()));
+            runtime.block_on(Worker::new(settings).run(exporter, control_rx));
+        })
+        .map_err(InitError::Thread)?;
+    match ready_rx.recv_timeout(START_TIMEOUT) {
+        Ok(Ok(())) => Ok(Handle { control: control_tx, thread: Some(thread) }),
+        Ok(Err(e)) => {
+            let _ = thread.join();
+            Err(e)
+        }
+        Err(_) => Err(InitError::StartTimeout(START_TIMEOUT)),
+    }
+}
+
+fn build_exporter(settings: ExporterSettings) -> Result<Box<dyn DynExporter>, InitError> {
+    Ok(match settings {
+        #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+        ExporterSettings::Otlp(otlp) => crate::export::otlp::build(&otlp)?,
+        #[cfg(not(any(feature = "otlp-grpc", feature = "otlp-http")))]
+        ExporterSettings::Otlp(_) => {
+            return Err(InitError::FeatureDisabled { what: "the OTLP exporter".into(), feature: "otlp-grpc" });
+        }
+        ExporterSettings::Console => Box::new(crate::export::console::ConsoleExporter::default()),
+        ExporterSettings::None => Box::new(crate::export::NoneExporter),
+        ExporterSettings::Custom(exporter) => exporter,
+    })
+}
+
+impl Handle {
+    /// A sender for flush requests that does not hold any lock while waiting.
+    pub(crate) fn sender(&self) -> UnboundedSender<Control> {
+        self.control.clone()
+    }
+
+    /// Flushes, shuts the exporter down and ends the thread, within `timeout`.
+    pub(crate) fn shutdown(mut self, timeout: Duration) -> Result<(), FlushError> {
+        let (reply, answer) = sync_channel(1);
+        let deadline = std::time::Instant::now() + timeout;
+        if self.control.send(Control::Shutdown { deadline, reply }).is_err() {
+            return Err(FlushError::NotRunning);
+        }
+        let result = match answer.recv_timeout(timeout + SHUTDOWN_GRACE) {
+            Ok(result) => result.map_err(FlushError::Export),
+            Err(RecvTimeoutError::Timeout) => {
+                // The thread is stuck in an exporter that ignores its deadline; leave it behind.
+                diag!(Error, "the export thread did not stop within {timeout:?}; leaving it behind");
+                return Err(FlushError::Timeout(timeout));
+            }
+            Err(RecvTimeoutError::Disconnected) => Err(FlushError::NotRunning),
+        };
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        result
+    }
+}
+
+/// Asks the thread behind `control` to flush and waits up to `timeout`.
+pub(crate) fn flush(control: &UnboundedSender<Control>, timeout: Duration) -> Result<(), FlushError> {
+    let (reply, answer) = sync_channel(1);
+    control.send(Control::Flush(reply)).map_err(|_| FlushError::NotRunning)?;
+    match answer.recv_timeout(timeout) {
+        Ok(result) => result.map_err(FlushError::Export),
+        Err(RecvTimeoutError::Timeout) => Err(FlushError::Timeout(timeout)),
+        Err(RecvTimeoutError::Disconnected) => Err(FlushError::NotRunning),
+    }
+}
+
+type ExportFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<OTelSdkResult, tokio::time::error::Elapsed>> + Send + 'a>>;
+
+struct InFlight<'a> {
+    export: ExportFuture<'a>,
+    spans: usize,
+}
+
+/// A flush or shutdown waiting for the spans buffered when it arrived.
+struct Waiter {
+    reply: Reply,
+    /// Done when this many spans have been taken from the thread buffers.
+    target: u64,
+}
+
+struct Worker {
+    settings: Settings,
+    conversion: Conversion,
+    rings: Vec<Consumer<SpanRecord>>,
+    queue: VecDeque<SpanData>,
+    /// Spans taken from thread buffers so far.
+    taken: u64,
+}
+
+impl Worker {
+    fn new(settings: Settings) -> Worker {
+        let scope = InstrumentationScope::builder("tracewire").with_version(env!("CARGO_PKG_VERSION")).build();
+        let conversion = Conversion { clock: Converter::new(), limits: settings.limits, scope };
+        Worker { settings, conversion, rings: Vec::new(), queue: VecDeque::new(), taken: 0 }
+    }
+
+    async fn run(mut self, mut exporter: Box<dyn DynExporter>, control: UnboundedReceiver<Control>) {
+        let (reply, result) = self.serve(&*exporter, control).await;
+        let shutdown = exporter.shutdown_boxed(self.settings.export_timeout.min(Duration::from_secs(5)));
+        if let Err(e) = shutdown {
+            diag!(Warn, "the exporter reported an error on shutdown: {e}");
+        }
+        GLOBAL.queued.store(0, Ordering::Relaxed);
+        super::return_rings(std::mem::take(&mut self.rings));
+        if let Some(reply) = reply {
+            let _ = reply.try_send(result);
+        }
+    }
+
+    /// Spans in thread buffers now.
+    fn buffered(&self) -> u64 {
+        self.rings.iter().map(|ring| ring.slots() as u64).sum()
+    }
+
+    /// Moves finished spans from the thread buffers into the queue, as far as it has room.
+    fn drain(&mut self) {
+        super::take_pending(&mut self.rings);
+        if self.rings.is_empty() {
+            return;
+        }
+        self.conversion.clock.refresh();
+        let room = self.settings.max_queue_size.saturating_sub(self.queue.len());
+        let mut moved = 0;
+        for ring in &mut self.rings {
+            while moved < room {
+                let Ok(record) = ring.pop() else { break };
+                self.queue.push_back(self.conversion.convert(record));
+                moved += 1;
+            }
+        }
+        self.taken += moved as u64;
+        // Forget the rings of threads that have exited, once empty.
+        self.rings.retain(|ring| !(ring.is_abandoned() && ring.is_empty()));
+        // Start with another thread next time, so that a busy thread cannot starve the others.
+        if moved == room && self.rings.len() > 1 {
+            self.rings.rotate_left(1);
+        }
+    }
+
+    async fn serve(
+        &mut self,
+        exporter: &dyn DynExporter,
+        mut control: UnboundedReceiver<Control>,
+    ) -> (Option<Reply>, Result<(), String>) {
+        let mut in_flight: Option<InFlight<'_>> = None;
+        let mut waiters: Vec<Waiter> = Vec::new();
+        let mut shutdown: Option<(Instant, Waiter)> = None;
+        let mut failure: Option<String> = None;
+        let mut next_export = Instant::now() + self.settings.schedule_delay;
+        loop {
+            self.drain();
+            let now = Instant::now();
+            let flushing = !waiters.is_empty() || shutdown.is_some();
+            if in_flight.is_none()
+                && !self.queue.is_empty()
+                && (self.queue.len() >= self.settings.max_export_batch_size || now >= next_export || flushing)
+            {
+                let count = self.settings.max_export_batch_size.min(self.queue.len());
+                let batch: Vec<SpanData> = self.queue.drain(..count).collect();
+                GLOBAL.export_requests.fetch_add(1, Ordering::Relaxed);
+                let export = tokio::time::timeout(self.settings.export_timeout, exporter.export_boxed(batch));
+                in_flight = Some(InFlight { export: Box::pin(export), spans: count });
+            }
+            let exporting = in_flight.as_ref().map_or(0, |f| f.spans);
+            let buffered = self.buffered();
+            GLOBAL.queued.store((self.queue.len() + exporting) as u64 + buffered, Ordering::Relaxed);
+
+            // Answer the flushes whose spans have all been exported (or have failed).
+            if in_flight.is_none() && self.queue.is_empty() {
+                let taken = self.taken;
+                let result: Result<(), String> = failure.clone().map_or(Ok(()), Err);
+                waiters.retain(|waiter| {
+                    if waiter.target > taken {
+                        return true;
+                    }
+                    let _ = waiter.reply.try_send(result.clone());
+                    false
+                });
+                if waiters.is_empty() {
+                    failure = None;
+                }
+                if let Some((_, waiter)) = shutdown.take_if(|(_, waiter)| waiter.target <= taken) {
+                    return (Some(waiter.reply), result);
+                }
+            }
+
+            let wake_at = if in_flight.is_some() || self.queue.is_empty() {
+                now + DRAIN_INTERVAL
+            } else {
+                next_export.min(now + DRAIN_INTERVAL)
+            };
+            let deadline = shutdown.as_ref().map(|(deadline, _)| *deadline);
+            tokio::select! {
+                biased;
+                message = control.recv() => {
+                    let target = self.taken + self.buffered();
+                    match message {
+                        Some(Control::Flush(reply)) => waiters.push(Waiter { reply, target }),
+                        Some(Control::Shutdown { deadline, reply }) => {
+                            shutdown = Some((Instant::from_std(deadline), Waiter { reply, target }));
+                        }
+                        // The handle is gone without a shutdown: finish what is buffered, quickly.
+                        None if shutdown.is_none() => {
+                            let (reply, _) = sync_channel(1);
+                            shutdown = Some((now + Duration::from_secs(1), Waiter { reply, target }));
+                        }
+                        None => {}
+                    }
+                }
+                result = async {
+                    match in_flight.as_mut() {
+                        Some(flight) => flight.export.as_mut().await,
+                        None => std::future::pending().await,
+                    }
+                }, if in_flight.is_some() => {
+                    let spans = in_flight.take().map_or(0, |flight| flight.spans);
+                    if let Err(message) = self.finish_export(result, spans) {
+                        failure = Some(message);
+                    }
+                    next_export = Instant::now() + self.settings.schedule_delay;
+                }
+                () = tokio::time::sleep_until(deadline.unwrap_or(now)), if deadline.is_some() => {
+                    let abandoned = in_flight.take().map_or(0, |flight| flight.spans);
+                    let left = self.abandon() + abandoned as u64;
+                    let message = format!("shutdown deadline passed with {left} spans not exported");
+                    diag!(Warn, "{message}");
+                    for waiter in waiters.drain(..) {
+                        let _ = waiter.reply.try_send(Err(message.clone()));
+                    }
+                    let reply = shutdown.take().map(|(_, waiter)| waiter.reply);
+                    return (reply, Err(message));
+                }
+                () = WAKE.notified() => {}
+                () = tokio::time::sleep_until(wake_at) => {}
+            }
+        }
+    }
+
+    /// Counts the result of one export.
+    fn finish_export(
+        &self,
+        result: Result<OTelSdkResult, tokio::time::error::Elapsed>,
+        spans: usize,
+    ) -> Result<(), String> {
+        let message = match result {
+            Ok(Ok(())) => {
+                GLOBAL.exported.fetch_add(spans as u64, Ordering::Relaxed);
+                return Ok(());
+            }
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => format!("export timed out after {:?}", self.settings.export_timeout),
+        };
+        GLOBAL.export_errors.fetch_add(1, Ordering::Relaxed);
+        GLOBAL.dropped_export_failed.fetch_add(spans as u64, Ordering::Relaxed);
+        diag!(Error, "export of {spans} spans failed: {message}");
+        if let Ok(mut last) = LAST_EXPORT_ERROR.lock() {
+            *last = Some(message.clone());
+        }
+        Err(message)
+    }
+
+    /// Drops and counts everything still queued or buffered; returns how many.
+    fn abandon(&mut self) -> u64 {
+        let mut left = self.queue.len() as u64;
+        self.queue.clear();
+        for ring in &mut self.rings {
+            // Bounded by what is there now: a thread may still be pushing.
+            for _ in 0..ring.slots() {
+                if ring.pop().is_err() {
+                    break;
+                }
+                left += 1;
+            }
+        }
+        GLOBAL.dropped_shutdown.fetch_add(left, Ordering::Relaxed);
+        left
+    }
+}

@@ -1,0 +1,594 @@
+//! [`Config`]: every knob of tracewire, from code and from the `OTEL_*` environment variables.
+//!
+//! A `Config` holds two layers: what the code set with the `with_*` methods and what
+//! [`Config::from_env`] read from the environment (or [`Config::from_lookup`] from a map). They are
+//! merged when [`Config::init`] runs, so the order of calls does not matter. Code wins over the
+//! environment for every setting, with one exception the OpenTelemetry specification makes: the
+//! service name, which the deployment owns (`OTEL_SERVICE_NAME`, then `service.name` in
+//! `OTEL_RESOURCE_ATTRIBUTES`, then [`Config::with_service_name`], then
+//! `unknown_service:<executable>`).
+//!
+//! | variable | setting | default |
+//! |---|---|---|
+//! | `OTEL_SDK_DISABLED` | [`Config::with_disabled`] | `false` |
+//! | `OTEL_SERVICE_NAME` | [`Config::with_service_name`] (env wins) | `unknown_service:<exe>` |
+//! | `OTEL_RESOURCE_ATTRIBUTES` | [`Config::with_resource_attribute`] | none |
+//! | `OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG` | [`Config::with_sampler`] | `parentbased_always_on` |
+//! | `OTEL_TRACES_EXPORTER` | [`Config::with_exporter_kind`], [`Config::with_exporter`] | `otlp` |
+//! | `OTEL_EXPORTER_OTLP_PROTOCOL`, `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` | [`Config::with_protocol`] | `grpc` (`http/protobuf` if only the `otlp-http` feature is on) |
+//! | `OTEL_EXPORTER_OTLP_ENDPOINT` | [`Config::with_endpoint`] | `http://localhost:4317` (gRPC), `http://localhost:4318` (HTTP) |
+//! | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` | [`Config::with_traces_endpoint`] | derived from the endpoint |
+//! | `OTEL_EXPORTER_OTLP_HEADERS`, `OTEL_EXPORTER_OTLP_TRACES_HEADERS` | [`Config::with_header`] | none |
+//! | `OTEL_EXPORTER_OTLP_TIMEOUT`, `OTEL_EXPORTER_OTLP_TRACES_TIMEOUT` | [`Config::with_export_timeout`] | 10 s |
+//! | `OTEL_EXPORTER_OTLP_COMPRESSION`, `OTEL_EXPORTER_OTLP_TRACES_COMPRESSION` | [`Config::with_compression`] | none |
+//! | `OTEL_BSP_MAX_QUEUE_SIZE` | [`Config::with_max_queue_size`] | 2048 |
+//! | `OTEL_BSP_SCHEDULE_DELAY` | [`Config::with_schedule_delay`] | 5000 ms |
+//! | `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` | [`Config::with_max_export_batch_size`] | 512 |
+//! | `OTEL_BSP_EXPORT_TIMEOUT` | [`Config::with_batch_export_timeout`] | 30000 ms |
+//! | `OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`, `OTEL_ATTRIBUTE_COUNT_LIMIT` | [`Config::with_span_limits`] | 128 |
+//! | `OTEL_SPAN_EVENT_COUNT_LIMIT`, `OTEL_SPAN_LINK_COUNT_LIMIT` | [`Config::with_span_limits`] | 128 |
+//! | `OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT`, `OTEL_LINK_ATTRIBUTE_COUNT_LIMIT` | [`Config::with_span_limits`] | 128 |
+//! | `OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT`, `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT` | [`Config::with_span_limits`] | no limit |
+//! | `OTEL_LOG_LEVEL` | [`Config::with_diagnostics`] | `warn` |
+//! | (none) | [`Config::with_shutdown_timeout`] | 5 s |
+//! | (none) | [`Config::with_thread_buffer_size`] | 1024 |
+
+mod env;
+mod resolve;
+mod resource;
+
+pub(crate) use resolve::{ExporterSettings, OtlpSettings, Resolved};
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use opentelemetry::KeyValue;
+
+use crate::context::Sampler;
+use crate::diag::DiagLevel;
+use crate::error::InitError;
+use crate::export::DynExporter;
+
+/// Default for [`Config::with_max_queue_size`] (`OTEL_BSP_MAX_QUEUE_SIZE`).
+pub const DEFAULT_MAX_QUEUE_SIZE: usize = 2048;
+/// Default for [`Config::with_schedule_delay`] (`OTEL_BSP_SCHEDULE_DELAY`).
+pub const DEFAULT_SCHEDULE_DELAY: Duration = Duration::from_millis(5000);
+/// Default for [`Config::with_max_export_batch_size`] (`OTEL_BSP_MAX_EXPORT_BATCH_SIZE`).
+pub const DEFAULT_MAX_EXPORT_BATCH_SIZE: usize = 512;
+/// Default for [`Config::with_batch_export_timeout`] (`OTEL_BSP_EXPORT_TIMEOUT`).
+pub const DEFAULT_BATCH_EXPORT_TIMEOUT: Duration = Duration::from_millis(30_000);
+/// Default for [`Config::with_export_timeout`] (`OTEL_EXPORTER_OTLP_TIMEOUT`).
+pub const DEFAULT_OTLP_TIMEOUT: Duration = Duration::from_millis(10_000);
+/// Default for [`Config::with_shutdown_timeout`].
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default for [`Config::with_thread_buffer_size`].
+pub const DEFAULT_THREAD_BUFFER_SIZE: usize = 1024;
+/// Default OTLP/gRPC endpoint.
+pub const DEFAULT_GRPC_ENDPOINT: &str = "http://localhost:4317";
+/// Default OTLP/HTTP endpoint (the `/v1/traces` path is appended).
+pub const DEFAULT_HTTP_ENDPOINT: &str = "http://localhost:4318";
+
+/// Which exporter the background thread sends finished spans to (`OTEL_TRACES_EXPORTER`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ExporterKind {
+    /// OTLP over the [`Protocol`] configured (`otlp`, the default).
+    Otlp,
+    /// Human-readable trees on standard output (`console`).
+    Console,
+    /// Spans are sampled and counted but not exported (`none`).
+    None,
+}
+
+/// The OTLP transport (`OTEL_EXPORTER_OTLP_PROTOCOL`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Protocol {
+    /// OTLP/gRPC (`grpc`, the default), port 4317. Needs the `otlp-grpc` feature.
+    Grpc,
+    /// OTLP/HTTP with protobuf bodies (`http/protobuf`), port 4318. Needs the `otlp-http` feature.
+    HttpProtobuf,
+}
+
+/// Compression of OTLP requests (`OTEL_EXPORTER_OTLP_COMPRESSION`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Compression {
+    /// No compression (`none`).
+    None,
+    /// gzip (`gzip`).
+    Gzip,
+}
+
+/// Limits that keep one span from growing without bound (`OTEL_SPAN_*_LIMIT`).
+///
+/// What goes past a limit is dropped and counted in the span's `dropped_*_count` fields of OTLP.
+///
+/// # Examples
+///
+/// ```
+/// let limits = tracewire::SpanLimits { max_attributes: 32, ..Default::default() };
+/// let config = tracewire::Config::default().with_span_limits(limits);
+/// # drop(config);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpanLimits {
+    /// Attributes per span (`OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`, default 128).
+    pub max_attributes: u32,
+    /// Events per span (`OTEL_SPAN_EVENT_COUNT_LIMIT`, default 128).
+    pub max_events: u32,
+    /// Links per span (`OTEL_SPAN_LINK_COUNT_LIMIT`, default 128).
+    pub max_links: u32,
+    /// Attributes per event (`OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT`, default 128).
+    pub max_attributes_per_event: u32,
+    /// Attributes per link (`OTEL_LINK_ATTRIBUTE_COUNT_LIMIT`, default 128).
+    pub max_attributes_per_link: u32,
+    /// Longest string attribute value in bytes, longer ones are truncated on a character boundary
+    /// (`OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT`, default: no limit).
+    pub max_attribute_value_length: Option<u32>,
+}
+
+impl Default for SpanLimits {
+    fn default() -> Self {
+        SpanLimits {
+            max_attributes: 128,
+            max_events: 128,
+            max_links: 128,
+            max_attributes_per_event: 128,
+            max_attributes_per_link: 128,
+            max_attribute_value_length: None,
+        }
+    }
+}
+
+/// One layer of settings: all `None` means "not said here".
+#[derive(Default, Clone)]
+pub(crate) struct Layer {
+    pub(crate) disabled: Option<bool>,
+    pub(crate) service_name: Option<String>,
+    pub(crate) service_version: Option<String>,
+    /// Resource attributes in the order given; later keys win over earlier ones.
+    pub(crate) resource_attributes: Vec<KeyValue>,
+    pub(crate) sampler: Option<Sampler>,
+    pub(crate) exporter: Option<ExporterKind>,
+    pub(crate) protocol: Option<Protocol>,
+    /// The base endpoint (`OTEL_EXPORTER_OTLP_ENDPOINT`); for HTTP, `/v1/traces` is appended.
+    pub(crate) endpoint: Option<String>,
+    /// The traces endpoint (`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`), used exactly as given.
+    pub(crate) traces_endpoint: Option<String>,
+    /// Headers in the order given; a later header with the same (case-insensitive) name wins.
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) otlp_timeout: Option<Duration>,
+    pub(crate) compression: Option<Compression>,
+    pub(crate) max_queue_size: Option<usize>,
+    pub(crate) schedule_delay: Option<Duration>,
+    pub(crate) max_export_batch_size: Option<usize>,
+    pub(crate) batch_export_timeout: Option<Duration>,
+    pub(crate) span_limits: Option<SpanLimits>,
+    pub(crate) shutdown_timeout: Option<Duration>,
+    pub(crate) thread_buffer_size: Option<usize>,
+    pub(crate) diagnostics: Option<DiagLevel>,
+}
+
+/// How tracewire is set up: start from [`Config::default`] or [`Config::from_env`], adjust with the
+/// `with_*` methods, then call [`Config::init`].
+///
+/// [`tracewire::init()`](crate::init) is `Config::from_env()?.init()`.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// # fn main() -> Result<(), tracewire::InitError> {
+/// let _guard = tracewire::Config::from_env()?
+///     .with_service_name("checkout")
+///     .with_service_version("1.4.2")
+///     .with_exporter_kind(tracewire::ExporterKind::None)
+///     .with_shutdown_timeout(Duration::from_secs(2))
+///     .init()?;
+/// # Ok(())
+/// # }
+/// ```
+#[must_use = "a Config does nothing until `.init()` is called"]
+#[derive(Default, Clone)]
+pub struct Config {
+    pub(crate) code: Layer,
+    pub(crate) env: Layer,
+    pub(crate) custom_exporter: Option<Arc<std::sync::Mutex<Option<Box<dyn DynExporter>>>>>,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("custom_exporter", &self.custom_exporter.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Config {
+    /// A configuration that reads every `OTEL_*` variable listed in the [module docs](crate::config).
+    ///
+    /// Settings made in code afterwards still win over the environment (except the service name).
+    ///
+    /// # Errors
+    ///
+    /// An [`InitError::InvalidEnv`] naming the first variable whose value cannot be used.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), tracewire::InitError> {
+    /// let config = tracewire::Config::from_env()?.with_service_name("billing");
+    /// # drop(config);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn from_env() -> Result<Config, InitError> {
+        Config::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Like [`Config::from_env`], but the `OTEL_*` variables are looked up with `lookup` instead of in
+    /// the process environment: feed settings from a map, a file or a secret store, or test a
+    /// configuration without touching the (process-global) environment.
+    ///
+    /// `lookup` receives a variable name such as `OTEL_TRACES_SAMPLER` and returns its value, or `None`
+    /// when it is unset. The same rules apply as for the environment: values are trimmed, an empty
+    /// value counts as unset, and code settings made afterwards still win (except the service name).
+    ///
+    /// # Errors
+    ///
+    /// An [`InitError::InvalidEnv`] naming the first variable whose value cannot be used.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::collections::HashMap;
+    ///
+    /// # fn main() -> Result<(), tracewire::InitError> {
+    /// let settings = HashMap::from([
+    ///     ("OTEL_SERVICE_NAME", "checkout"),
+    ///     ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
+    ///     ("OTEL_TRACES_SAMPLER_ARG", "0.25"),
+    /// ]);
+    /// let config = tracewire::Config::from_lookup(|name| settings.get(name).map(|v| v.to_string()))?;
+    /// # drop(config);
+    ///
+    /// // Errors name the variable and quote its value.
+    /// let bad = HashMap::from([
+    ///     ("OTEL_TRACES_SAMPLER", "traceidratio"),
+    ///     ("OTEL_TRACES_SAMPLER_ARG", "abc"),
+    /// ]);
+    /// let err = tracewire::Config::from_lookup(|name| bad.get(name).map(|v| v.to_string()))
+    ///     .unwrap_err();
+    /// assert_eq!(err.to_string(), r#"OTEL_TRACES_SAMPLER_ARG="abc": expected a number in [0, 1]"#);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, InitError> {
+        Ok(Config { env: env::read(lookup)?, ..Config::default() })
+    }
+
+    /// Starts tracing with this configuration; keep the returned [`Guard`](crate::Guard) alive.
+    ///
+    /// # Errors
+    ///
+    /// An [`InitError`] naming the setting at fault, or [`InitError::AlreadyInitialized`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), tracewire::InitError> {
+    /// let guard = tracewire::Config::default()
+    ///     .with_exporter_kind(tracewire::ExporterKind::None)
+    ///     .init()?;
+    /// drop(guard); // flushes and stops the export thread
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn init(self) -> Result<crate::Guard, InitError> {
+        crate::init::install(self)
+    }
+
+    /// Turns tracing off: spans cost one atomic load and record nothing (`OTEL_SDK_DISABLED`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let config = tracewire::Config::default().with_disabled(true);
+    /// # drop(config);
+    /// ```
+    pub fn with_disabled(mut self, disabled: bool) -> Self {
+        self.code.disabled = Some(disabled);
+        self
+    }
+
+    /// The `service.name` resource attribute, used when the environment does not name the service.
+    ///
+    /// `OTEL_SERVICE_NAME` and `service.name` in `OTEL_RESOURCE_ATTRIBUTES` take precedence, as the
+    /// OpenTelemetry specification has it: the deployment names the service.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let config = tracewire::Config::default().with_service_name("checkout");
+    /// # drop(config);
+    /// ```
+    pub fn with_service_name(mut self, name: impl Into<String>) -> Self {
+        self.code.service_name = Some(name.into());
+        self
+    }
+
+    /// The `service.version` resource attribute.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let config = tracewire::Config::default().with_service_version(env!("CARGO_PKG_VERSION"));
+    /// # drop(config);
+    /// ```
+    pub fn with_service_version(mut self, version: impl Into<String>) -> Self {
+        self.code.service_version = Some(version.into());
+        self
+    }
+
+    /// Adds a resource attribute; it wins over the same key in `OTEL_RESOURCE_ATTRIBUTES`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let config = tracewire::Config::default()
+    ///     .with_resource_attribute(tracewire::KeyValue::new("deployment.environment.name", "prod"));
+    /// # drop(config);
+    /// ```
+    pub fn with_resource_attribute(mut self, attribute: KeyValue) -> Self {
+        self.code.resource_attributes.push(attribute);
+        self
+    }
+
+    /// How root spans are sampled (`OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracewire::Sampler;
+    /// let config = tracewire::Config::default()
+    ///     .with_sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatio(0.1))));
+    /// # drop(config);
+    /// ```
+    pub fn with_sampler(mut self, sampler: crate::Sampler) -> Self {
+        self.code.sampler = Some(sampler);
+        self
+    }
+
+    /// Which built-in exporter to use (`OTEL_TRACES_EXPORTER`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let config = tracewire::Config::default().with_exporter_kind(tracewire::ExporterKind::Console);
+    /// # drop(config);
+    /// ```
+    pub fn with_exporter_kind(mut self, kind: ExporterKind) -> Self {
+        self.code.exporter = Some(kind);
+        self
+    }
+
+    /// Sends finished spans to `exporter` instead of a built-in one; `OTEL_TRACES_EXPORTER` is then
+    /// ignored. Any [`opentelemetry_sdk::trace::SpanExporter`] works; it is called from tracewire's
+    /// own thread, inside a current-thread tokio runtime that tracewire owns.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "testing")] {
+    /// let memory = tracewire::testing::InMemoryExporter::default();
+    /// let config = tracewire::Config::default().with_exporter(memory.clone());
+    /// # drop(config);
+    /// # }
+    /// ```
+    pub fn with_exporter<E>(mut self, exporter: E) -> Self
+    where
+        E: opentelemetry_sdk::trace::SpanExporter + 'static,
+    {
+        let boxed: Box<dyn DynExporter> = Box::new(exporter);
+        self.custom_exporter = Some(Arc::new(std::sync::Mutex::new(Some(boxed))));
+        self
+    }
+
+    /// The OTLP transport (`OTEL_EXPORTER_OTLP_PROTOCOL`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let config = tracewire::Config::default().with_protocol(tracewire::Protocol::HttpProtobuf);
+    /// # drop(config);
+    /// ```
+    pub fn with_protocol(mut self, protocol: Protocol) -> Self {
+        self.code.protocol = Some(protocol);
+        self
+    }
+
+    /// The collector's base URL (`OTEL_EXPORTER_OTLP_ENDPOINT`); for OTLP/HTTP, `/v1/traces` is
+    /// appended.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let config = tracewire::Config::default().with_endpoint("http://otel-collector:4317");
+    /// # drop(config);
+    /// ```
+    pub fn with_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.code.endpoint = Some(endpoint.into());
+        self
+    }
+
+    /// The full URL traces are sent to (`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`), used as given.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let config = tracewire::Config::default()
+    ///     .with_protocol(tracewire::Protocol::HttpProtobuf)
+    ///     .with_traces_endpoint("http://tempo:4318/v1/traces");
+    /// # drop(config);
+    /// ```
+    pub fn with_traces_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.code.traces_endpoint = Some(endpoint.into());
+        self
+    }
+
+    /// Adds a header (gRPC metadata) to every export request (`OTEL_EXPORTER_OTLP_HEADERS`); it wins
+    /// over a header of the same name from the environment.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let config = tracewire::Config::default().with_header("x-api-key", "secret");
+    /// # drop(config);
+    /// ```
+    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.code.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// How long one OTLP request may take, retries included (`OTEL_EXPORTER_OTLP_TIMEOUT`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let config = tracewire::Config::default().with_export_timeout(std::time::Duration::from_secs(3));
+    /// # drop(config);
+    /// ```
+    pub fn with_export_timeout(mut self, timeout: Duration) -> Self {
+        self.code.otlp_timeout = Some(timeout);
+        self
+    }
+
+    /// Compression of OTLP requests (`OTEL_EXPORTER_OTLP_COMPRESSION`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let config = tracewire::Config::default().with_compression(tracewire::Compression::Gzip);
+    /// # drop(config);
+    /// ```
+    pub fn with_compression(mut self, compression: Compression) -> Self {
+        self.code.compression = Some(compression);
+        self
+    }
+
+    /// The most finished spans held for export (`OTEL_BSP_MAX_QUEUE_SIZE`); past it, spans are dropped
+    /// and counted in [`Stats::dropped_buffer_full`](crate::Stats::dropped_buffer_full).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let config = tracewire::Config::default().with_max_queue_size(8192);
+    /// # drop(config);
+    /// ```
+    pub fn with_max_queue_size(mut self, size: usize) -> Self {
+        self.code.max_queue_size = Some(size);
+        self
+    }
+
+    /// The longest time between two exports when fewer than a full batch is queued
+    /// (`OTEL_BSP_SCHEDULE_DELAY`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let config = tracewire::Config::default().with_schedule_delay(std::time::Duration::from_secs(1));
+    /// # drop(config);
+    /// ```
+    pub fn with_schedule_delay(mut self, delay: Duration) -> Self {
+        self.code.schedule_delay = Some(delay);
+        self
+    }
+
+    /// The most spans in one export request (`OTEL_BSP_MAX_EXPORT_BATCH_SIZE`); a full batch is sent
+    /// at once, without waiting for the schedule delay. Must not exceed the queue size.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let config = tracewire::Config::default().with_max_export_batch_size(256);
+    /// # drop(config);
+    /// ```
+    pub fn with_max_export_batch_size(mut self, size: usize) -> Self {
+        self.code.max_export_batch_size = Some(size);
+        self
+    }
+
+    /// How long one export may take before it is abandoned and its spans counted as dropped
+    /// (`OTEL_BSP_EXPORT_TIMEOUT`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let config = tracewire::Config::default()
+    ///     .with_batch_export_timeout(std::time::Duration::from_secs(10));
+    /// # drop(config);
+    /// ```
+    pub fn with_batch_export_timeout(mut self, timeout: Duration) -> Self {
+        self.code.batch_export_timeout = Some(timeout);
+        self
+    }
+
+    /// Limits on attributes, events and links per span.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let config = tracewire::Config::default().with_span_limits(tracewire::SpanLimits::default());
+    /// # drop(config);
+    /// ```
+    pub fn with_span_limits(mut self, limits: SpanLimits) -> Self {
+        self.code.span_limits = Some(limits);
+        self
+    }
+
+    /// How long dropping the [`Guard`](crate::Guard) may take to flush and shut down; after it, the
+    /// drop returns and what was not exported is counted as dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let config = tracewire::Config::default().with_shutdown_timeout(std::time::Duration::from_secs(1));
+    /// # drop(config);
+    /// ```
+    pub fn with_shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.code.shutdown_timeout = Some(timeout);
+        self
+    }
+
+    /// Spans each thread can hold before the background thread collects them (rounded to at least
+    /// 16). Memory for finished spans is bounded by `max_queue_size + threads × thread_buffer_size`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let config = tracewire::Config::default().with_thread_buffer_size(4096);
+    /// # drop(config);
+    /// ```
+    pub fn with_thread_buffer_size(mut self, size: usize) -> Self {
+        self.code.thread_buffer_size = Some(size);
+        self
+    }
+
+    /// Which of tracewire's own diagnostics (export failures, dropped spans) are written to standard
+    /// error (`OTEL_LOG_LEVEL`). They are rate-limited; [`DiagLevel::None`](crate::DiagLevel::None)
+    /// silences them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let config = tracewire::Config::default().with_diagnostics(tracewire::DiagLevel::Error);
+    /// # drop(config);
+    /// ```
+    pub fn with_diagnostics(mut self, level: DiagLevel) -> Self {
+        self.code.diagnostics = Some(level);
+        self
+    }
+}

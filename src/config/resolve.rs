@@ -1,0 +1,777 @@
+//! Merging the code and environment layers of a [`Config`] into the settings the pipeline runs with.
+
+use std::time::Duration;
+
+use opentelemetry_sdk::Resource;
+
+use super::env::{check_endpoint, check_header, endpoint_expected};
+use super::{
+    Compression, Config, DEFAULT_BATCH_EXPORT_TIMEOUT, DEFAULT_GRPC_ENDPOINT,
+    DEFAULT_HTTP_ENDPOINT, DEFAULT_MAX_EXPORT_BATCH_SIZE, DEFAULT_MAX_QUEUE_SIZE,
+    DEFAULT_OTLP_TIMEOUT, DEFAULT_SCHEDULE_DELAY, DEFAULT_SHUTDOWN_TIMEOUT,
+    DEFAULT_THREAD_BUFFER_SIZE, ExporterKind, Layer, Protocol, SpanLimits,
+};
+use crate::context::Sampler;
+use crate::diag::DiagLevel;
+use crate::error::InitError;
+use crate::export::DynExporter;
+
+/// Everything the pipeline needs, validated.
+pub(crate) struct Resolved {
+    pub(crate) disabled: bool,
+    pub(crate) sampler: Sampler,
+    pub(crate) resource: Resource,
+    pub(crate) exporter: ExporterSettings,
+    pub(crate) max_queue_size: usize,
+    pub(crate) schedule_delay: Duration,
+    pub(crate) max_export_batch_size: usize,
+    pub(crate) batch_export_timeout: Duration,
+    pub(crate) span_limits: SpanLimits,
+    pub(crate) shutdown_timeout: Duration,
+    pub(crate) thread_buffer_size: usize,
+    pub(crate) diagnostics: DiagLevel,
+}
+
+/// The exporter to build on the background thread.
+pub(crate) enum ExporterSettings {
+    Otlp(OtlpSettings),
+    Console,
+    None,
+    Custom(Box<dyn DynExporter>),
+}
+
+/// A validated OTLP destination.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct OtlpSettings {
+    pub(crate) protocol: Protocol,
+    /// The URL requests go to: for gRPC the base endpoint, for HTTP the full `/v1/traces` URL.
+    pub(crate) endpoint: String,
+    /// Headers merged from both layers, names lower-cased, one entry per name, code winning.
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) timeout: Duration,
+    pub(crate) compression: Compression,
+}
+
+impl Config {
+    /// Merges the two layers and checks every value.
+    ///
+    /// Code wins over the environment setting by setting, then the defaults of the module apply; the
+    /// resource follows its own rules (see `resource.rs`).
+    pub(crate) fn resolve(self) -> Result<Resolved, InitError> {
+        let Config {
+            code,
+            env,
+            custom_exporter,
+        } = self;
+
+        let sampler = match &code.sampler {
+            Some(sampler) => {
+                check_sampler(sampler).map_err(|expected| InitError::InvalidConfig {
+                    setting: "Config::with_sampler",
+                    value: format!("{sampler:?}"),
+                    expected,
+                })?;
+                sampler.clone()
+            }
+            None => env.sampler.clone().unwrap_or_default(),
+        };
+
+        let (max_queue_size, max_export_batch_size) = batch_sizes(&code, &env)?;
+
+        let thread_buffer_size = match code.thread_buffer_size {
+            Some(0) => return Err(positive("Config::with_thread_buffer_size", 0)),
+            Some(size) => size.max(MIN_THREAD_BUFFER_SIZE),
+            None => DEFAULT_THREAD_BUFFER_SIZE,
+        };
+
+        // Code values are checked whether or not the OTLP exporter ends up used: a bad value is a bug
+        // either way. Environment values were checked when they were read.
+        for (setting, endpoint) in [
+            ("Config::with_endpoint", &code.endpoint),
+            ("Config::with_traces_endpoint", &code.traces_endpoint),
+        ] {
+            if let Some(endpoint) = endpoint {
+                check_endpoint(endpoint).map_err(|why| InitError::InvalidConfig {
+                    setting,
+                    value: endpoint.clone(),
+                    expected: endpoint_expected(why),
+                })?;
+            }
+        }
+        for (name, value) in &code.headers {
+            check_header(name, value).map_err(|why| InitError::InvalidConfig {
+                setting: "Config::with_header",
+                // The value may be a secret: name the header, not its value.
+                value: name.clone(),
+                expected: format!("expected a valid header: {why}"),
+            })?;
+        }
+
+        let exporter = match custom_exporter {
+            // Taken last, once nothing else can fail, so a configuration error leaves it in place.
+            Some(slot) => {
+                let taken = slot
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .take();
+                ExporterSettings::Custom(taken.ok_or_else(|| InitError::InvalidConfig {
+                    setting: "Config::with_exporter",
+                    value: "an exporter already used by an earlier init".to_owned(),
+                    expected: "an exporter can be used by one init only".to_owned(),
+                })?)
+            }
+            None => match code.exporter.or(env.exporter).unwrap_or(ExporterKind::Otlp) {
+                ExporterKind::Otlp => ExporterSettings::Otlp(otlp_settings(&code, &env)?),
+                ExporterKind::Console => ExporterSettings::Console,
+                ExporterKind::None => ExporterSettings::None,
+            },
+        };
+
+        Ok(Resolved {
+            disabled: code.disabled.or(env.disabled).unwrap_or(false),
+            sampler,
+            resource: super::resource::build(&code, &env),
+            exporter,
+            max_queue_size,
+            schedule_delay: code
+                .schedule_delay
+                .or(env.schedule_delay)
+                .unwrap_or(DEFAULT_SCHEDULE_DELAY),
+            max_export_batch_size,
+            batch_export_timeout: code
+                .batch_export_timeout
+                .or(env.batch_export_timeout)
+                .unwrap_or(DEFAULT_BATCH_EXPORT_TIMEOUT),
+            span_limits: code.span_limits.or(env.span_limits).unwrap_or_default(),
+            shutdown_timeout: code.shutdown_timeout.unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT),
+            thread_buffer_size,
+            diagnostics: code
+                .diagnostics
+                .or(env.diagnostics)
+                .unwrap_or(DiagLevel::Warn),
+        })
+    }
+}
+
+/// Thread buffers smaller than this are rounded up to it.
+const MIN_THREAD_BUFFER_SIZE: usize = 16;
+
+fn positive(setting: &'static str, value: usize) -> InitError {
+    InitError::InvalidConfig {
+        setting,
+        value: value.to_string(),
+        expected: "expected a positive size".to_owned(),
+    }
+}
+
+/// A ratio anywhere in the sampler must be in [0, 1].
+fn check_sampler(sampler: &Sampler) -> Result<(), String> {
+    match sampler {
+        Sampler::TraceIdRatio(ratio) if !(0.0..=1.0).contains(ratio) => {
+            Err(format!("expected a ratio in [0, 1], not {ratio}"))
+        }
+        Sampler::ParentBased(root) => check_sampler(root),
+        _ => Ok(()),
+    }
+}
+
+/// Where a value came from, to name it in an error.
+#[derive(Clone, Copy)]
+enum Source {
+    Code,
+    Env,
+    Default,
+}
+
+/// A setting resolved code > environment > default, remembering which one supplied it.
+fn pick<T>(code: Option<T>, env: Option<T>, default: T) -> (T, Source) {
+    match (code, env) {
+        (Some(value), _) => (value, Source::Code),
+        (None, Some(value)) => (value, Source::Env),
+        (None, None) => (default, Source::Default),
+    }
+}
+
+/// The queue and batch sizes; the batch must fit in the queue.
+///
+/// When the batch size was not set anywhere, its default shrinks to a smaller queue instead of
+/// failing: only sizes someone chose can conflict.
+fn batch_sizes(code: &Layer, env: &Layer) -> Result<(usize, usize), InitError> {
+    if code.max_queue_size == Some(0) {
+        return Err(positive("Config::with_max_queue_size", 0));
+    }
+    if code.max_export_batch_size == Some(0) {
+        return Err(positive("Config::with_max_export_batch_size", 0));
+    }
+    let (queue, queue_source) = pick(
+        code.max_queue_size,
+        env.max_queue_size,
+        DEFAULT_MAX_QUEUE_SIZE,
+    );
+    let (batch, batch_source) = pick(
+        code.max_export_batch_size,
+        env.max_export_batch_size,
+        DEFAULT_MAX_EXPORT_BATCH_SIZE,
+    );
+    if batch <= queue {
+        return Ok((queue, batch));
+    }
+    let queue_origin = match queue_source {
+        Source::Code => "Config::with_max_queue_size",
+        Source::Env => "OTEL_BSP_MAX_QUEUE_SIZE",
+        Source::Default => "the default",
+    };
+    let expected = format!("expected at most the max queue size ({queue}, from {queue_origin})");
+    match batch_source {
+        Source::Code => Err(InitError::InvalidConfig {
+            setting: "Config::with_max_export_batch_size",
+            value: batch.to_string(),
+            expected,
+        }),
+        Source::Env => Err(InitError::InvalidEnv {
+            name: "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+            value: batch.to_string(),
+            expected,
+        }),
+        Source::Default => Ok((queue, queue)),
+    }
+}
+
+/// The protocol used when neither the code nor the environment chooses one: gRPC, unless this build
+/// only has OTLP/HTTP.
+fn default_protocol() -> Protocol {
+    if !cfg!(feature = "otlp-grpc") && cfg!(feature = "otlp-http") {
+        Protocol::HttpProtobuf
+    } else {
+        Protocol::Grpc
+    }
+}
+
+fn otlp_settings(code: &Layer, env: &Layer) -> Result<OtlpSettings, InitError> {
+    let (protocol, source) = pick(code.protocol, env.protocol, default_protocol());
+    let (feature, enabled, keyword, variant) = match protocol {
+        Protocol::Grpc => (
+            "otlp-grpc",
+            cfg!(feature = "otlp-grpc"),
+            "grpc",
+            "Protocol::Grpc",
+        ),
+        Protocol::HttpProtobuf => (
+            "otlp-http",
+            cfg!(feature = "otlp-http"),
+            "http/protobuf",
+            "Protocol::HttpProtobuf",
+        ),
+    };
+    if !enabled {
+        let what = match source {
+            Source::Code => variant.to_owned(),
+            Source::Env => format!("OTEL_EXPORTER_OTLP_PROTOCOL={keyword:?}"),
+            Source::Default => {
+                "the OTLP exporter (OTEL_TRACES_EXPORTER=otlp, the default)".to_owned()
+            }
+        };
+        return Err(InitError::FeatureDisabled { what, feature });
+    }
+
+    let endpoint = match code
+        .traces_endpoint
+        .as_ref()
+        .or(env.traces_endpoint.as_ref())
+    {
+        Some(traces_endpoint) => traces_endpoint.clone(),
+        None => {
+            let base = code.endpoint.as_deref().or(env.endpoint.as_deref());
+            match protocol {
+                Protocol::Grpc => base.unwrap_or(DEFAULT_GRPC_ENDPOINT).to_owned(),
+                Protocol::HttpProtobuf => {
+                    let base = base.unwrap_or(DEFAULT_HTTP_ENDPOINT);
+                    format!("{}/v1/traces", base.trim_end_matches('/'))
+                }
+            }
+        }
+    };
+
+    Ok(OtlpSettings {
+        protocol,
+        endpoint,
+        headers: merge_headers(&env.headers, &code.headers),
+        timeout: code
+            .otlp_timeout
+            .or(env.otlp_timeout)
+            .unwrap_or(DEFAULT_OTLP_TIMEOUT),
+        compression: code
+            .compression
+            .or(env.compression)
+            .unwrap_or(Compression::None),
+    })
+}
+
+/// Environment headers then code headers, names lower-cased; a later header replaces the value of an
+/// earlier one with the same name, which keeps its position.
+fn merge_headers(env: &[(String, String)], code: &[(String, String)]) -> Vec<(String, String)> {
+    let mut merged: Vec<(String, String)> = Vec::with_capacity(env.len() + code.len());
+    for (name, value) in env.iter().chain(code) {
+        let name = name.to_ascii_lowercase();
+        match merged.iter_mut().find(|(seen, _)| *seen == name) {
+            Some(entry) => entry.1 = value.clone(),
+            None => merged.push((name, value.clone())),
+        }
+    }
+    merged
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use opentelemetry::Key;
+
+    use super::*;
+    use crate::export::NoneExporter;
+
+    fn with_env(vars: &[(&str, &str)]) -> Config {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        match Config::from_lookup(|name| map.get(name).cloned()) {
+            Ok(config) => config,
+            Err(err) => panic!("{vars:?}: {err}"),
+        }
+    }
+
+    fn resolve(config: Config) -> Resolved {
+        match config.resolve() {
+            Ok(resolved) => resolved,
+            Err(err) => panic!("should resolve: {err}"),
+        }
+    }
+
+    fn otlp(config: Config) -> OtlpSettings {
+        match resolve(config).exporter {
+            ExporterSettings::Otlp(settings) => settings,
+            _ => panic!("expected the OTLP exporter"),
+        }
+    }
+
+    fn invalid_config(config: Config) -> (&'static str, String, String) {
+        match config.resolve() {
+            Err(InitError::InvalidConfig {
+                setting,
+                value,
+                expected,
+            }) => (setting, value, expected),
+            Err(other) => panic!("unexpected error: {other}"),
+            Ok(_) => panic!("should be rejected"),
+        }
+    }
+
+    fn service_name(resolved: &Resolved) -> Option<String> {
+        resolved
+            .resource
+            .get(&Key::from_static_str("service.name"))
+            .map(|v| v.to_string())
+    }
+
+    #[test]
+    #[cfg(feature = "otlp-grpc")]
+    fn defaults_apply_when_nothing_is_set() {
+        let resolved = resolve(Config::default());
+        assert!(!resolved.disabled);
+        assert_eq!(resolved.sampler, Sampler::default());
+        assert_eq!(resolved.max_queue_size, DEFAULT_MAX_QUEUE_SIZE);
+        assert_eq!(
+            resolved.max_export_batch_size,
+            DEFAULT_MAX_EXPORT_BATCH_SIZE
+        );
+        assert_eq!(resolved.schedule_delay, DEFAULT_SCHEDULE_DELAY);
+        assert_eq!(resolved.batch_export_timeout, DEFAULT_BATCH_EXPORT_TIMEOUT);
+        assert_eq!(resolved.span_limits, SpanLimits::default());
+        assert_eq!(resolved.shutdown_timeout, DEFAULT_SHUTDOWN_TIMEOUT);
+        assert_eq!(resolved.thread_buffer_size, DEFAULT_THREAD_BUFFER_SIZE);
+        assert_eq!(resolved.diagnostics, DiagLevel::Warn);
+        let ExporterSettings::Otlp(otlp) = resolved.exporter else {
+            panic!("expected OTLP")
+        };
+        assert_eq!(
+            otlp,
+            OtlpSettings {
+                protocol: Protocol::Grpc,
+                endpoint: DEFAULT_GRPC_ENDPOINT.to_owned(),
+                headers: vec![],
+                timeout: DEFAULT_OTLP_TIMEOUT,
+                compression: Compression::None,
+            }
+        );
+    }
+
+    #[test]
+    fn environment_applies_when_code_is_silent() {
+        let resolved = resolve(with_env(&[
+            ("OTEL_SDK_DISABLED", "true"),
+            ("OTEL_TRACES_SAMPLER", "always_off"),
+            ("OTEL_TRACES_EXPORTER", "console"),
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "100"),
+            ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "10"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "7"),
+            ("OTEL_BSP_EXPORT_TIMEOUT", "8"),
+            ("OTEL_SPAN_LINK_COUNT_LIMIT", "2"),
+            ("OTEL_LOG_LEVEL", "debug"),
+        ]));
+        assert!(resolved.disabled);
+        assert_eq!(resolved.sampler, Sampler::AlwaysOff);
+        assert!(matches!(resolved.exporter, ExporterSettings::Console));
+        assert_eq!(
+            (resolved.max_queue_size, resolved.max_export_batch_size),
+            (100, 10)
+        );
+        assert_eq!(resolved.schedule_delay, Duration::from_millis(7));
+        assert_eq!(resolved.batch_export_timeout, Duration::from_millis(8));
+        assert_eq!(resolved.span_limits.max_links, 2);
+        assert_eq!(resolved.diagnostics, DiagLevel::Debug);
+    }
+
+    #[test]
+    fn code_beats_environment_for_every_setting() {
+        let config = with_env(&[
+            ("OTEL_SDK_DISABLED", "true"),
+            ("OTEL_TRACES_SAMPLER", "always_off"),
+            ("OTEL_TRACES_EXPORTER", "otlp"),
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "100"),
+            ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "10"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "7"),
+            ("OTEL_BSP_EXPORT_TIMEOUT", "8"),
+            ("OTEL_SPAN_LINK_COUNT_LIMIT", "2"),
+            ("OTEL_LOG_LEVEL", "debug"),
+        ])
+        .with_disabled(false)
+        .with_sampler(Sampler::TraceIdRatio(0.5))
+        .with_exporter_kind(ExporterKind::None)
+        .with_max_queue_size(50)
+        .with_max_export_batch_size(5)
+        .with_schedule_delay(Duration::from_millis(70))
+        .with_batch_export_timeout(Duration::from_millis(80))
+        .with_span_limits(SpanLimits {
+            max_links: 20,
+            ..SpanLimits::default()
+        })
+        .with_diagnostics(DiagLevel::Error)
+        .with_shutdown_timeout(Duration::from_millis(90))
+        .with_thread_buffer_size(64);
+        let resolved = resolve(config);
+        assert!(!resolved.disabled);
+        assert_eq!(resolved.sampler, Sampler::TraceIdRatio(0.5));
+        assert!(matches!(resolved.exporter, ExporterSettings::None));
+        assert_eq!(
+            (resolved.max_queue_size, resolved.max_export_batch_size),
+            (50, 5)
+        );
+        assert_eq!(resolved.schedule_delay, Duration::from_millis(70));
+        assert_eq!(resolved.batch_export_timeout, Duration::from_millis(80));
+        assert_eq!(resolved.span_limits.max_links, 20);
+        assert_eq!(resolved.diagnostics, DiagLevel::Error);
+        assert_eq!(resolved.shutdown_timeout, Duration::from_millis(90));
+        assert_eq!(resolved.thread_buffer_size, 64);
+    }
+
+    #[test]
+    #[cfg(all(feature = "otlp-grpc", feature = "otlp-http"))]
+    fn code_beats_environment_for_otlp_settings() {
+        let env = [
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://env:4317"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "a=env,b=env"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "1000"),
+            ("OTEL_EXPORTER_OTLP_COMPRESSION", "none"),
+        ];
+        let settings = otlp(
+            with_env(&env)
+                .with_protocol(Protocol::HttpProtobuf)
+                .with_endpoint("http://code:4318")
+                .with_header("B", "code")
+                .with_export_timeout(Duration::from_millis(2000))
+                .with_compression(Compression::Gzip),
+        );
+        assert_eq!(
+            settings,
+            OtlpSettings {
+                protocol: Protocol::HttpProtobuf,
+                endpoint: "http://code:4318/v1/traces".to_owned(),
+                headers: vec![("a".into(), "env".into()), ("b".into(), "code".into())],
+                timeout: Duration::from_millis(2000),
+                compression: Compression::Gzip,
+            }
+        );
+        let settings = otlp(with_env(&env));
+        assert_eq!(settings.protocol, Protocol::Grpc);
+        assert_eq!(settings.endpoint, "http://env:4317");
+        assert_eq!(settings.timeout, Duration::from_millis(1000));
+
+        let traces = [("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://env/traces")];
+        assert_eq!(otlp(with_env(&traces)).endpoint, "http://env/traces");
+        let code = with_env(&traces).with_traces_endpoint("http://code/traces");
+        assert_eq!(otlp(code).endpoint, "http://code/traces");
+    }
+
+    #[test]
+    fn service_name_from_the_environment_beats_code() {
+        let config = with_env(&[("OTEL_SERVICE_NAME", "env")]).with_service_name("code");
+        let resolved = resolve(config.with_exporter_kind(ExporterKind::None));
+        assert_eq!(service_name(&resolved).as_deref(), Some("env"));
+        let config = Config::default().with_service_name("code");
+        let resolved = resolve(config.with_exporter_kind(ExporterKind::None));
+        assert_eq!(service_name(&resolved).as_deref(), Some("code"));
+    }
+
+    #[test]
+    #[cfg(feature = "otlp-http")]
+    fn http_endpoints_get_the_traces_path() {
+        let http = |base: &str| {
+            otlp(
+                Config::default()
+                    .with_protocol(Protocol::HttpProtobuf)
+                    .with_endpoint(base),
+            )
+            .endpoint
+        };
+        assert_eq!(http("http://h:4318"), "http://h:4318/v1/traces");
+        assert_eq!(http("http://h:4318/"), "http://h:4318/v1/traces");
+        assert_eq!(http("http://h/prefix"), "http://h/prefix/v1/traces");
+        assert_eq!(http("http://h/prefix/"), "http://h/prefix/v1/traces");
+        let default = otlp(Config::default().with_protocol(Protocol::HttpProtobuf)).endpoint;
+        assert_eq!(default, format!("{DEFAULT_HTTP_ENDPOINT}/v1/traces"));
+        // The traces endpoint is used exactly as given.
+        let exact = Config::default()
+            .with_protocol(Protocol::HttpProtobuf)
+            .with_endpoint("http://ignored:1")
+            .with_traces_endpoint("http://h:4318/custom/");
+        assert_eq!(otlp(exact).endpoint, "http://h:4318/custom/");
+    }
+
+    #[test]
+    #[cfg(feature = "otlp-grpc")]
+    fn grpc_endpoints_are_used_as_given() {
+        let config = Config::default()
+            .with_protocol(Protocol::Grpc)
+            .with_endpoint("http://h:4317/");
+        assert_eq!(otlp(config).endpoint, "http://h:4317/");
+    }
+
+    #[test]
+    fn headers_merge_lower_cased_in_first_seen_order() {
+        let env = [("OTEL_EXPORTER_OTLP_HEADERS", "X-One=1,x-two=2,X-ONE=3")];
+        let merged = merge_headers(
+            &with_env(&env).env.headers,
+            &[
+                ("X-Two".into(), "code".into()),
+                ("x-three".into(), "3".into()),
+            ],
+        );
+        let expected = [("x-one", "3"), ("x-two", "code"), ("x-three", "3")];
+        assert_eq!(merged, expected.map(|(k, v)| (k.to_owned(), v.to_owned())));
+    }
+
+    #[test]
+    fn zero_sizes_are_rejected() {
+        let (setting, value, _) = invalid_config(Config::default().with_max_queue_size(0));
+        assert_eq!(
+            (setting, value.as_str()),
+            ("Config::with_max_queue_size", "0")
+        );
+        let (setting, _, _) = invalid_config(Config::default().with_max_export_batch_size(0));
+        assert_eq!(setting, "Config::with_max_export_batch_size");
+        let (setting, _, _) = invalid_config(Config::default().with_thread_buffer_size(0));
+        assert_eq!(setting, "Config::with_thread_buffer_size");
+    }
+
+    #[test]
+    fn small_thread_buffers_are_rounded_up() {
+        let config = Config::default().with_exporter_kind(ExporterKind::None);
+        assert_eq!(
+            resolve(config.clone().with_thread_buffer_size(1)).thread_buffer_size,
+            16
+        );
+        assert_eq!(
+            resolve(config.with_thread_buffer_size(17)).thread_buffer_size,
+            17
+        );
+    }
+
+    #[test]
+    fn batch_larger_than_queue_is_rejected_naming_both() {
+        let config = Config::default()
+            .with_max_queue_size(100)
+            .with_max_export_batch_size(200);
+        let (setting, value, expected) = invalid_config(config);
+        assert_eq!(
+            (setting, value.as_str()),
+            ("Config::with_max_export_batch_size", "200")
+        );
+        assert!(
+            expected.contains("100, from Config::with_max_queue_size"),
+            "{expected}"
+        );
+
+        let config =
+            with_env(&[("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "300")]).with_max_queue_size(100);
+        let err = config
+            .resolve()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert_eq!(
+            err,
+            r#"OTEL_BSP_MAX_EXPORT_BATCH_SIZE="300": expected at most the max queue size (100, from Config::with_max_queue_size)"#
+        );
+
+        let config = with_env(&[("OTEL_BSP_MAX_QUEUE_SIZE", "10")]).with_max_export_batch_size(20);
+        let (_, _, expected) = invalid_config(config);
+        assert!(
+            expected.contains("10, from OTEL_BSP_MAX_QUEUE_SIZE"),
+            "{expected}"
+        );
+    }
+
+    #[test]
+    fn the_default_batch_size_shrinks_to_a_small_queue() {
+        let config = Config::default()
+            .with_exporter_kind(ExporterKind::None)
+            .with_max_queue_size(100);
+        let resolved = resolve(config);
+        assert_eq!(
+            (resolved.max_queue_size, resolved.max_export_batch_size),
+            (100, 100)
+        );
+    }
+
+    #[test]
+    fn ratios_outside_zero_to_one_are_rejected() {
+        for ratio in [-0.1, 1.5, f64::NAN, f64::INFINITY] {
+            for sampler in [
+                Sampler::TraceIdRatio(ratio),
+                Sampler::ParentBased(Box::new(Sampler::TraceIdRatio(ratio))),
+            ] {
+                let (setting, value, expected) =
+                    invalid_config(Config::default().with_sampler(sampler));
+                assert_eq!(setting, "Config::with_sampler");
+                assert!(value.contains("TraceIdRatio"), "{value}");
+                assert!(expected.contains("[0, 1]"), "{expected}");
+            }
+        }
+    }
+
+    #[test]
+    fn bad_headers_are_rejected_without_showing_the_value() {
+        let (setting, value, expected) =
+            invalid_config(Config::default().with_header("bad name", "v"));
+        assert_eq!(
+            (setting, value.as_str()),
+            ("Config::with_header", "bad name")
+        );
+        assert!(expected.contains("header name"), "{expected}");
+        let config = Config::default().with_header("authorization", "Bearer s3cret\n");
+        let (setting, value, expected) = invalid_config(config);
+        assert_eq!(
+            (setting, value.as_str()),
+            ("Config::with_header", "authorization")
+        );
+        assert!(
+            expected.contains("header value") && !expected.contains("s3cret"),
+            "{expected}"
+        );
+    }
+
+    #[test]
+    fn bad_endpoints_are_rejected() {
+        let (setting, value, expected) =
+            invalid_config(Config::default().with_endpoint("localhost:4317"));
+        assert_eq!(
+            (setting, value.as_str()),
+            ("Config::with_endpoint", "localhost:4317")
+        );
+        assert!(expected.contains("http://"), "{expected}");
+        // Checked even when the OTLP exporter is not used.
+        let config = Config::default()
+            .with_exporter_kind(ExporterKind::Console)
+            .with_traces_endpoint("http://h:port");
+        let (setting, _, expected) = invalid_config(config);
+        assert_eq!(setting, "Config::with_traces_endpoint");
+        assert!(expected.contains("port"), "{expected}");
+    }
+
+    #[test]
+    fn a_custom_exporter_wins_and_serves_one_init() {
+        let config = with_env(&[("OTEL_TRACES_EXPORTER", "console")]).with_exporter(NoneExporter);
+        let copy = config.clone();
+        assert!(matches!(
+            resolve(config).exporter,
+            ExporterSettings::Custom(_)
+        ));
+        let (setting, _, expected) = invalid_config(copy);
+        assert_eq!(setting, "Config::with_exporter");
+        assert!(expected.contains("one init only"), "{expected}");
+    }
+
+    #[test]
+    fn a_configuration_error_leaves_the_custom_exporter_in_place() {
+        let config = Config::default().with_exporter(NoneExporter);
+        let _ = invalid_config(config.clone().with_max_queue_size(0));
+        assert!(matches!(
+            resolve(config).exporter,
+            ExporterSettings::Custom(_)
+        ));
+    }
+
+    #[test]
+    #[cfg(not(feature = "otlp-grpc"))]
+    fn grpc_without_its_feature_is_refused() {
+        let err = Config::default()
+            .with_protocol(Protocol::Grpc)
+            .resolve()
+            .err();
+        assert!(matches!(
+            err,
+            Some(InitError::FeatureDisabled { feature: "otlp-grpc", ref what }) if what == "Protocol::Grpc"
+        ));
+        let err = with_env(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")])
+            .resolve()
+            .err();
+        assert!(matches!(
+            err,
+            Some(InitError::FeatureDisabled { feature: "otlp-grpc", ref what })
+                if what == r#"OTEL_EXPORTER_OTLP_PROTOCOL="grpc""#
+        ));
+    }
+
+    #[test]
+    #[cfg(not(feature = "otlp-http"))]
+    fn http_without_its_feature_is_refused() {
+        let err = Config::default()
+            .with_protocol(Protocol::HttpProtobuf)
+            .resolve()
+            .err();
+        assert!(matches!(
+            err,
+            Some(InitError::FeatureDisabled {
+                feature: "otlp-http",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    #[cfg(all(feature = "otlp-http", not(feature = "otlp-grpc")))]
+    fn an_http_only_build_defaults_to_http() {
+        assert_eq!(otlp(Config::default()).protocol, Protocol::HttpProtobuf);
+    }
+
+    #[test]
+    #[cfg(not(any(feature = "otlp-grpc", feature = "otlp-http")))]
+    fn a_build_without_otlp_refuses_the_default_exporter_but_not_others() {
+        let err = Config::default().resolve().err();
+        assert!(matches!(err, Some(InitError::FeatureDisabled { .. })));
+        let config = Config::default().with_exporter_kind(ExporterKind::Console);
+        assert!(config.resolve().is_ok());
+    }
+}

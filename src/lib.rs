@@ -1,0 +1,62 @@
+//! # tracewire
+//!
+//! Low-overhead distributed tracing for Rust services: one call sets it up from the standard
+//! `OTEL_*` environment variables, a span costs tens of nanoseconds on the calling thread, finished
+//! spans are exported as typed OTLP (gRPC or HTTP/protobuf) by a background thread that tracewire
+//! owns, memory stays bounded whatever the collector does, and every dropped span is counted.
+//!
+//! ```
+//! fn main() -> Result<(), tracewire::InitError> {
+//!     # unsafe { std::env::set_var("OTEL_TRACES_EXPORTER", "none") };
+//!     let _guard = tracewire::init()?; // configured from OTEL_* variables
+//!     let span = tracewire::span("checkout");
+//!     span.set_attribute("cart.items", 3_i64);
+//!     let _entered = span.enter(); // children started now nest under "checkout"
+//!     tracewire::in_span("charge card", |card| card.set_attribute("amount", 42.5));
+//!     Ok(())
+//! } // guard dropped: queued spans are flushed (with a deadline) and the exporter shut down
+//! ```
+//!
+//! The pieces:
+//! - [`init`] / [`Config`] / [`Guard`]: setup, every knob and the variable it reads, shutdown.
+//! - [`span`], [`span_builder`], [`in_span`], [`Span`]: recording.
+//! - [`SpanContext`], [`current_span_context`]: ids for log correlation and propagation.
+//! - [`force_flush`], [`stats`]: delivery and the counters that account for every span.
+//! - [`testing::InMemoryExporter`] (feature `testing`): assert on spans in tests.
+//!
+//! Cargo features: `otlp-grpc` and `otlp-http` (default) select the OTLP transports; `testing`
+//! adds the in-memory exporter.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![warn(missing_docs)]
+
+mod collector;
+pub mod config;
+mod context;
+mod diag;
+mod error;
+pub mod export;
+mod init;
+mod span;
+
+pub use collector::{Stats, stats};
+pub use config::{Compression, Config, ExporterKind, Protocol, SpanLimits};
+pub use context::{Entered, Sampler, SpanContext, TraceState, current_span_context};
+pub use diag::DiagLevel;
+pub use error::{FlushError, InitError};
+pub use init::{Guard, force_flush, force_flush_timeout, init};
+pub use span::{Span, SpanBuilder, in_span, span, span_builder};
+
+pub use opentelemetry::trace::{SpanId, SpanKind, Status, TraceFlags, TraceId};
+pub use opentelemetry::{Array, Key, KeyValue, StringValue, Value};
+
+/// The `opentelemetry` crate tracewire is built with, so that values and traits always match.
+pub use opentelemetry;
+/// The `opentelemetry_sdk` crate tracewire is built with (its `SpanExporter` trait and `SpanData`).
+pub use opentelemetry_sdk;
+
+/// Helpers for testing instrumented code.
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing {
+    pub use crate::export::memory::InMemoryExporter;
+}

@@ -1,0 +1,518 @@
+//! [`Span`]: the recording hot path.
+//!
+//! Starting a sampled span reads the thread's current context, draws ids from a per-thread
+//! generator and reads the tick counter; attributes and one event are stored inline. Ending it moves
+//! the record into the thread's bounded buffer, which tracewire's background thread drains. None of
+//! this takes a lock, makes a system call or (for a static name and up to four attributes)
+//! allocates. When the buffer is full, the span is dropped and counted
+//! ([`Stats::dropped_buffer_full`](crate::Stats::dropped_buffer_full)): the caller never waits.
+
+pub(crate) mod clock;
+pub(crate) mod ids;
+pub(crate) mod record;
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::fmt;
+
+use opentelemetry::trace::{Link, SpanId, SpanKind, Status};
+use opentelemetry::{Key, KeyValue, Value};
+use smallvec::SmallVec;
+
+use crate::collector;
+use crate::context::{self, Entered, SpanContext, TraceState};
+use record::{EventRecord, INLINE_ATTRIBUTES, Recording, SpanRecord};
+
+/// A unit of work in a trace. It ends when [`end`](Span::end) is called or when it is dropped,
+/// exactly once.
+///
+/// A span that is not sampled (or started while tracing is off) records nothing and costs almost
+/// nothing, but still has a [`context`](Span::context) to hand to children and other services.
+///
+/// `Span` is `Send`, so it can end on another thread, but not `Sync`: its methods take `&self`
+/// without a lock. To share a trace between threads or tasks, share [`Span::context`] and start
+/// children from it.
+///
+/// # Examples
+///
+/// ```
+/// use tracewire::{KeyValue, Status};
+///
+/// # fn main() -> Result<(), tracewire::InitError> {
+/// let _guard = tracewire::Config::default().with_exporter_kind(tracewire::ExporterKind::None).init()?;
+/// let span = tracewire::span("checkout");
+/// span.set_attribute("cart.items", 3_i64);
+/// span.set_attribute("cart.total", 99.5);
+/// span.add_event("cart loaded", vec![KeyValue::new("cache.hit", true)]);
+/// {
+///     let _entered = span.enter();
+///     let child = tracewire::span("charge card"); // a child of "checkout"
+///     assert_eq!(child.context().trace_id(), span.context().trace_id());
+/// }
+/// span.set_status(Status::Ok);
+/// span.end();
+/// # Ok(())
+/// # }
+/// ```
+pub struct Span {
+    ctx: SpanContext,
+    rec: RefCell<Option<Recording>>,
+}
+
+/// Starts a span named `name`: a child of the current span, or a root when there is none.
+///
+/// # Examples
+///
+/// ```
+/// # fn main() -> Result<(), tracewire::InitError> {
+/// let _guard = tracewire::Config::default().with_exporter_kind(tracewire::ExporterKind::None).init()?;
+/// let root = tracewire::span("request");
+/// let _entered = root.enter();
+/// let child = tracewire::span(format!("query {}", "users")); // owned names work too
+/// assert_eq!(child.context().trace_id(), root.context().trace_id());
+/// # Ok(())
+/// # }
+/// ```
+#[inline]
+pub fn span(name: impl Into<Cow<'static, str>>) -> Span {
+    if !collector::is_enabled() {
+        return Span::none();
+    }
+    let parent = context::current_span_context();
+    Span::start(name.into(), SpanKind::Internal, &parent, SmallVec::new(), Vec::new())
+}
+
+/// Runs `f` inside a new span (the child of the current one), which is current while `f` runs and
+/// ends when it returns or panics (a panic marks it as an error).
+///
+/// # Examples
+///
+/// ```
+/// # fn main() -> Result<(), tracewire::InitError> {
+/// let _guard = tracewire::Config::default().with_exporter_kind(tracewire::ExporterKind::None).init()?;
+/// let total = tracewire::in_span("sum", |span| {
+///     span.set_attribute("items", 3_i64);
+///     1 + 2
+/// });
+/// assert_eq!(total, 3);
+/// # Ok(())
+/// # }
+/// ```
+pub fn in_span<R>(name: impl Into<Cow<'static, str>>, f: impl FnOnce(&Span) -> R) -> R {
+    let span = span(name);
+    let _entered = span.enter();
+    f(&span)
+}
+
+/// Starts a span with a kind, an explicit parent, links or attributes known at start.
+///
+/// # Examples
+///
+/// ```
+/// use tracewire::{KeyValue, SpanKind};
+///
+/// # fn main() -> Result<(), tracewire::InitError> {
+/// let _guard = tracewire::Config::default().with_exporter_kind(tracewire::ExporterKind::None).init()?;
+/// let span = tracewire::span_builder("GET /users/{id}")
+///     .with_kind(SpanKind::Server)
+///     .with_attribute("http.request.method", "GET")
+///     .start();
+/// assert!(span.is_recording());
+/// # Ok(())
+/// # }
+/// ```
+pub fn span_builder(name: impl Into<Cow<'static, str>>) -> SpanBuilder {
+    SpanBuilder {
+        name: name.into(),
+        kind: SpanKind::Internal,
+        parent: Parent::Current,
+        attributes: SmallVec::new(),
+        links: Vec::new(),
+    }
+}
+
+enum Parent {
+    Current,
+    Root,
+    Explicit(SpanContext),
+}
+
+/// A span about to start; made by [`span_builder`].
+#[must_use = "a SpanBuilder does nothing until `.start()` is called"]
+pub struct SpanBuilder {
+    name: Cow<'static, str>,
+    kind: SpanKind,
+    parent: Parent,
+    attributes: SmallVec<[KeyValue; INLINE_ATTRIBUTES]>,
+    links: Vec<Link>,
+}
+
+impl SpanBuilder {
+    /// The span kind (internal by default).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = tracewire::span_builder("send").with_kind(tracewire::SpanKind::Producer);
+    /// # drop(builder);
+    /// ```
+    pub fn with_kind(mut self, kind: SpanKind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    /// Makes the span a child of `parent` instead of the current span. An invalid `parent` makes it a
+    /// root.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), tracewire::InitError> {
+    /// let _guard = tracewire::Config::default().with_exporter_kind(tracewire::ExporterKind::None).init()?;
+    /// let parent = tracewire::span("job").context().clone();
+    /// let step = tracewire::span_builder("step").with_parent(&parent).start();
+    /// assert_eq!(step.context().trace_id(), parent.trace_id());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn with_parent(mut self, parent: &SpanContext) -> Self {
+        self.parent = Parent::Explicit(parent.clone());
+        self
+    }
+
+    /// Starts a new trace, whatever span is current.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), tracewire::InitError> {
+    /// let _guard = tracewire::Config::default().with_exporter_kind(tracewire::ExporterKind::None).init()?;
+    /// let outer = tracewire::span("outer");
+    /// let _entered = outer.enter();
+    /// let detached = tracewire::span_builder("background").root().start();
+    /// assert_ne!(detached.context().trace_id(), outer.context().trace_id());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn root(mut self) -> Self {
+        self.parent = Parent::Root;
+        self
+    }
+
+    /// Adds an attribute known at start.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = tracewire::span_builder("query").with_attribute("db.system.name", "postgresql");
+    /// # drop(builder);
+    /// ```
+    pub fn with_attribute(mut self, key: impl Into<Key>, value: impl Into<Value>) -> Self {
+        self.attributes.push(KeyValue::new(key, value));
+        self
+    }
+
+    /// Links the span to another span context (for example each message of a batch).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), tracewire::InitError> {
+    /// let _guard = tracewire::Config::default().with_exporter_kind(tracewire::ExporterKind::None).init()?;
+    /// let message = tracewire::span("enqueue").context().clone();
+    /// let batch = tracewire::span_builder("process batch").root().with_link(&message, vec![]).start();
+    /// # drop(batch);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn with_link(mut self, context: &SpanContext, attributes: Vec<KeyValue>) -> Self {
+        self.links.push(Link::new(context.to_otel(), attributes, 0));
+        self
+    }
+
+    /// Starts the span.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let span = tracewire::span_builder("work").start();
+    /// # drop(span);
+    /// ```
+    pub fn start(self) -> Span {
+        if !collector::is_enabled() {
+            return Span::none();
+        }
+        let parent = match self.parent {
+            Parent::Current => context::current_span_context(),
+            Parent::Root => SpanContext::NONE,
+            Parent::Explicit(parent) => parent,
+        };
+        Span::start(self.name, self.kind, &parent, self.attributes, self.links)
+    }
+}
+
+impl Span {
+    /// A span that records nothing and has no context, as when tracing is off.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let span = tracewire::Span::none();
+    /// assert!(!span.is_recording() && !span.context().is_valid());
+    /// ```
+    pub const fn none() -> Span {
+        Span { ctx: SpanContext::NONE, rec: RefCell::new(None) }
+    }
+
+    #[inline]
+    fn start(
+        name: Cow<'static, str>,
+        kind: SpanKind,
+        parent: &SpanContext,
+        attributes: SmallVec<[KeyValue; INLINE_ATTRIBUTES]>,
+        links: Vec<Link>,
+    ) -> Span {
+        let (trace_id, parent_span_id, parent_remote, state, parent_sampled) = if parent.is_valid() {
+            (
+                parent.trace_id(),
+                parent.span_id(),
+                parent.is_remote(),
+                parent.trace_state().clone(),
+                Some(parent.is_sampled()),
+            )
+        } else {
+            (ids::trace_id(), SpanId::INVALID, false, TraceState::default(), None)
+        };
+        let sampled = collector::sampler().should_sample(trace_id, parent_sampled);
+        let ctx = SpanContext::new_local(trace_id, ids::span_id(), sampled, state);
+        if !sampled {
+            collector::count_not_sampled();
+            return Span { ctx, rec: RefCell::new(None) };
+        }
+        collector::count_started();
+        let mut rec = Recording {
+            name,
+            kind,
+            parent_span_id,
+            parent_remote,
+            start: clock::now(),
+            attributes: SmallVec::new(),
+            dropped_attributes: 0,
+            events: SmallVec::new(),
+            dropped_events: 0,
+            links: Vec::new(),
+            dropped_links: 0,
+            status: Status::Unset,
+        };
+        for attribute in attributes {
+            rec.push_attribute(attribute);
+        }
+        for link in links {
+            rec.push_link(link);
+        }
+        Span { ctx, rec: RefCell::new(Some(rec)) }
+    }
+
+    #[inline]
+    fn with_recording(&self, f: impl FnOnce(&mut Recording)) {
+        if let Ok(mut rec) = self.rec.try_borrow_mut()
+            && let Some(rec) = rec.as_mut()
+        {
+            f(rec);
+        }
+    }
+
+    /// The span's context: ids, sampled flag and trace state.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let span = tracewire::span("x");
+    /// let _trace_id = span.context().trace_id();
+    /// ```
+    pub fn context(&self) -> &SpanContext {
+        &self.ctx
+    }
+
+    /// Whether this span records (it is sampled and has not ended).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(!tracewire::Span::none().is_recording());
+    /// ```
+    pub fn is_recording(&self) -> bool {
+        self.rec.try_borrow().is_ok_and(|rec| rec.is_some())
+    }
+
+    /// Sets an attribute. Values keep their type in OTLP: `i64`, `f64`, `bool`, strings, and arrays
+    /// of each ([`Value::Array`]). Setting a key twice keeps the last value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracewire::{Array, Value};
+    ///
+    /// let span = tracewire::span("resize");
+    /// span.set_attribute("image.width", 640_i64);
+    /// span.set_attribute("image.ratio", 1.5);
+    /// span.set_attribute("image.cached", false);
+    /// span.set_attribute("image.format", "png");
+    /// span.set_attribute("image.sizes", Value::Array(Array::from(vec![64_i64, 128])));
+    /// ```
+    #[inline]
+    pub fn set_attribute(&self, key: impl Into<Key>, value: impl Into<Value>) {
+        if self.ctx.is_sampled() {
+            let attribute = KeyValue::new(key, value);
+            self.with_recording(|rec| rec.push_attribute(attribute));
+        }
+    }
+
+    /// Adds an event at the current time.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracewire::KeyValue;
+    /// let span = tracewire::span("download");
+    /// span.add_event("retrying", vec![KeyValue::new("attempt", 2_i64)]);
+    /// ```
+    #[inline]
+    pub fn add_event(&self, name: impl Into<Cow<'static, str>>, attributes: Vec<KeyValue>) {
+        if self.ctx.is_sampled() {
+            let event = EventRecord { name: name.into(), at: clock::now(), attributes };
+            self.with_recording(|rec| rec.push_event(event));
+        }
+    }
+
+    /// Links this span to another span context.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cause = tracewire::span("cause").context().clone();
+    /// let effect = tracewire::span("effect");
+    /// effect.add_link(&cause, vec![]);
+    /// ```
+    pub fn add_link(&self, context: &SpanContext, attributes: Vec<KeyValue>) {
+        if self.ctx.is_sampled() {
+            let link = Link::new(context.to_otel(), attributes, 0);
+            self.with_recording(|rec| rec.push_link(link));
+        }
+    }
+
+    /// Sets the status. `Ok` is final; `Unset` is ignored; otherwise the last status set wins.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracewire::Status;
+    /// let span = tracewire::span("lookup");
+    /// span.set_status(Status::error("user not found"));
+    /// ```
+    pub fn set_status(&self, status: Status) {
+        self.with_recording(|rec| {
+            if rec.status != Status::Ok && status != Status::Unset {
+                rec.status = status;
+            }
+        });
+    }
+
+    /// Records an error the way the semantic conventions describe: an `exception` event with
+    /// `exception.type` and `exception.message`, and an error status with the message.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let span = tracewire::span("read config");
+    /// if let Err(err) = std::fs::read("/does/not/exist") {
+    ///     span.record_error(&err);
+    /// }
+    /// ```
+    pub fn record_error<E: std::error::Error + ?Sized>(&self, error: &E) {
+        if !self.ctx.is_sampled() {
+            return;
+        }
+        let message = error.to_string();
+        let type_name = std::any::type_name::<E>();
+        let mut attributes = Vec::with_capacity(2);
+        // `dyn Error` says nothing about the type; the message alone satisfies the conventions.
+        if !type_name.starts_with("dyn ") {
+            attributes.push(KeyValue::new("exception.type", type_name));
+        }
+        attributes.push(KeyValue::new("exception.message", message.clone()));
+        self.add_event("exception", attributes);
+        self.set_status(Status::error(message));
+    }
+
+    /// Renames the span.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let span = tracewire::span("GET");
+    /// span.update_name("GET /users/{id}");
+    /// ```
+    pub fn update_name(&self, name: impl Into<Cow<'static, str>>) {
+        let name = name.into();
+        self.with_recording(|rec| rec.name = name);
+    }
+
+    /// Makes this span current on this thread until the guard drops; spans started meanwhile
+    /// become its children. The guard is `!Send`; for async code, wrap the future instead.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let parent = tracewire::span("parent");
+    /// let _entered = parent.enter();
+    /// let child = tracewire::span("child");
+    /// # drop(child);
+    /// ```
+    pub fn enter(&self) -> Entered<'_> {
+        Entered::new(self.ctx.clone())
+    }
+
+    /// Ends the span now (dropping it does the same).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let span = tracewire::span("step");
+    /// span.end();
+    /// ```
+    pub fn end(self) {
+        drop(self);
+    }
+}
+
+impl Drop for Span {
+    #[inline]
+    fn drop(&mut self) {
+        let Some(mut rec) = self.rec.get_mut().take() else {
+            return;
+        };
+        let end = clock::now();
+        // A span ended by unwinding is the trace of a panic; say so unless the code already did.
+        if rec.status == Status::Unset && std::thread::panicking() {
+            rec.status = Status::error("panicked");
+        }
+        let ctx = std::mem::take(&mut self.ctx);
+        collector::submit(SpanRecord { ctx, rec, end });
+    }
+}
+
+impl fmt::Debug for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Span")
+            .field("context", &self.ctx)
+            .field("recording", &self.is_recording())
+            .finish()
+    }
+}
+
+impl Default for Span {
+    fn default() -> Self {
+        Span::none()
+    }
+}
