@@ -54,6 +54,11 @@ pub use opentelemetry;
 /// The `opentelemetry_sdk` crate tracewire is built with (its `SpanExporter` trait and `SpanData`).
 pub use opentelemetry_sdk;
 
+/// The README's examples, compiled and run as doctests.
+#[cfg(all(doctest, feature = "testing"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 /// Helpers for testing instrumented code.
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]

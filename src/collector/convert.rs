@@ -1,9 +1,10 @@
 //! Turning a finished span's record into OTLP-ready [`SpanData`], on the background thread.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
-use opentelemetry::trace::{Event, Link};
-use opentelemetry::{InstrumentationScope, KeyValue, StringValue, Value, Array};
+use opentelemetry::trace::{Event, Link, Status};
+use opentelemetry::{Array, InstrumentationScope, KeyValue, StringValue, Value};
 use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
 
 use crate::config::SpanLimits;
@@ -18,32 +19,40 @@ pub(crate) struct Conversion {
 }
 
 impl Conversion {
-    pub(crate) fn convert(&self, record: SpanRecord) -> SpanData {
-        let SpanRecord { ctx, rec, end } = record;
-        let mut attributes = rec.attributes.into_vec();
+    /// Converts a record, leaving it empty for reuse.
+    pub(crate) fn convert(&self, record: &mut SpanRecord) -> SpanData {
+        let ctx = std::mem::take(&mut record.ctx);
+        let end = record.end;
+        let rec = &mut record.rec;
+        let mut attributes: Vec<KeyValue> = rec.attributes.drain(..).collect();
         keep_last_of_each_key(&mut attributes);
         self.truncate_values(&mut attributes);
 
         let mut events = SpanEvents::default();
-        events.dropped_count = rec.dropped_events;
+        events.dropped_count = std::mem::take(&mut rec.dropped_events);
         events.events = rec
             .events
-            .into_iter()
+            .drain(..)
             .map(|event| {
                 let mut attributes = event.attributes;
                 let dropped = self.cap(&mut attributes, self.limits.max_attributes_per_event);
-                Event::new(event.name, self.clock.to_system_time(event.at), attributes, dropped)
+                Event::new(
+                    event.name,
+                    self.clock.to_system_time(event.at),
+                    attributes,
+                    dropped,
+                )
             })
             .collect();
 
         let mut links = SpanLinks::default();
-        links.dropped_count = rec.dropped_links;
-        links.links = rec
-            .links
+        links.dropped_count = std::mem::take(&mut rec.dropped_links);
+        links.links = std::mem::take(&mut rec.links)
             .into_iter()
             .map(|mut link: Link| {
                 let dropped = self.cap(&mut link.attributes, self.limits.max_attributes_per_link);
-                link.dropped_attributes_count = link.dropped_attributes_count.saturating_add(dropped);
+                link.dropped_attributes_count =
+                    link.dropped_attributes_count.saturating_add(dropped);
                 link
             })
             .collect();
@@ -52,15 +61,15 @@ impl Conversion {
             span_context: ctx.to_otel(),
             parent_span_id: rec.parent_span_id,
             parent_span_is_remote: rec.parent_remote,
-            span_kind: rec.kind,
-            name: rec.name,
+            span_kind: rec.kind.clone(),
+            name: std::mem::replace(&mut rec.name, Cow::Borrowed("")),
             start_time: self.clock.to_system_time(rec.start),
             end_time: self.clock.to_system_time(end),
             attributes,
-            dropped_attributes_count: rec.dropped_attributes,
+            dropped_attributes_count: std::mem::take(&mut rec.dropped_attributes),
             events,
             links,
-            status: rec.status,
+            status: std::mem::replace(&mut rec.status, Status::Unset),
             instrumentation_scope: self.scope.clone(),
         }
     }
@@ -109,7 +118,10 @@ fn keep_last_of_each_key(attributes: &mut Vec<KeyValue>) {
         return;
     }
     let has_duplicates = if attributes.len() <= 16 {
-        attributes.iter().enumerate().any(|(i, a)| attributes[..i].iter().any(|b| b.key == a.key))
+        attributes
+            .iter()
+            .enumerate()
+            .any(|(i, a)| attributes[..i].iter().any(|b| b.key == a.key))
     } else {
         let mut seen = HashSet::with_capacity(attributes.len());
         !attributes.iter().all(|a| seen.insert(&a.key))
@@ -139,13 +151,17 @@ mod tests {
             KeyValue::new("a", 3_i64),
         ];
         keep_last_of_each_key(&mut attributes);
-        assert_eq!(attributes, vec![KeyValue::new("a", 3_i64), KeyValue::new("b", 2_i64)]);
+        assert_eq!(
+            attributes,
+            vec![KeyValue::new("a", 3_i64), KeyValue::new("b", 2_i64)]
+        );
     }
 
     #[test]
     fn many_attributes_are_deduplicated_too() {
-        let mut attributes: Vec<KeyValue> =
-            (0..40).map(|i| KeyValue::new(format!("k{}", i % 20), i64::from(i))).collect();
+        let mut attributes: Vec<KeyValue> = (0..40)
+            .map(|i| KeyValue::new(format!("k{}", i % 20), i64::from(i)))
+            .collect();
         keep_last_of_each_key(&mut attributes);
         assert_eq!(attributes.len(), 20);
         assert_eq!(attributes[0], KeyValue::new("k0", 20_i64));

@@ -33,7 +33,8 @@ static ENABLED: AtomicBool = AtomicBool::new(false);
 static ACCEPTING: AtomicBool = AtomicBool::new(false);
 static SAMPLER_PARENT_BASED: AtomicBool = AtomicBool::new(true);
 static SAMPLER_ROOT_BOUND: AtomicU64 = AtomicU64::new(u64::MAX);
-static THREAD_BUFFER_SIZE: AtomicUsize = AtomicUsize::new(crate::config::DEFAULT_THREAD_BUFFER_SIZE);
+static THREAD_BUFFER_SIZE: AtomicUsize =
+    AtomicUsize::new(crate::config::DEFAULT_THREAD_BUFFER_SIZE);
 /// Bumped by each `init`, so threads pick up a new buffer size.
 static GENERATION: AtomicU64 = AtomicU64::new(0);
 
@@ -80,7 +81,10 @@ pub(crate) struct ThreadCounters {
 
 #[inline]
 fn bump(counter: &AtomicU64) {
-    counter.store(counter.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+    counter.store(
+        counter.load(Ordering::Relaxed).wrapping_add(1),
+        Ordering::Relaxed,
+    );
 }
 
 /// Counters of the background thread and of rare paths, shared by all threads.
@@ -111,9 +115,17 @@ pub(crate) static GLOBAL: GlobalCounters = GlobalCounters {
 
 pub(crate) static LAST_EXPORT_ERROR: Mutex<Option<String>> = Mutex::new(None);
 
+/// The background thread's ends of one thread's two rings.
+pub(crate) struct RingPair {
+    /// Finished spans, from the thread.
+    pub(crate) records: Consumer<Box<SpanRecord>>,
+    /// Emptied records, back to the thread for its next spans.
+    pub(crate) free: Producer<Box<SpanRecord>>,
+}
+
 /// Rings waiting to be picked up by the background thread, and every thread's counters.
 struct Registry {
-    pending: Vec<Consumer<SpanRecord>>,
+    pending: Vec<RingPair>,
     threads: Vec<Arc<ThreadCounters>>,
     /// Totals of threads that have exited.
     retired: Stats,
@@ -129,13 +141,19 @@ static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
 });
 
 fn registry() -> MutexGuard<'static, Registry> {
-    REGISTRY.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    REGISTRY
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// The calling thread's ring and counters.
+/// The calling thread's rings and counters.
 struct ThreadBuffer {
     counters: Arc<ThreadCounters>,
-    producer: Option<Producer<SpanRecord>>,
+    producer: Option<Producer<Box<SpanRecord>>>,
+    /// Emptied records coming back from the background thread.
+    free: Option<Consumer<Box<SpanRecord>>>,
+    /// The record of the last span dropped for want of room, kept for the next span.
+    spare: Option<Box<SpanRecord>>,
     generation: u64,
     capacity: usize,
     /// Pushes since the ring's fill level was last checked.
@@ -147,23 +165,44 @@ impl ThreadBuffer {
     fn register() -> ThreadBuffer {
         let counters = Arc::new(ThreadCounters::default());
         registry().threads.push(Arc::clone(&counters));
-        ThreadBuffer { counters, producer: None, generation: u64::MAX, capacity: 0, since_check: 0 }
+        ThreadBuffer {
+            counters,
+            producer: None,
+            free: None,
+            spare: None,
+            generation: u64::MAX,
+            capacity: 0,
+            since_check: 0,
+        }
     }
 
     #[cold]
     fn new_ring(&mut self) {
         let capacity = THREAD_BUFFER_SIZE.load(Ordering::Relaxed);
-        let (producer, consumer) = RingBuffer::new(capacity);
-        registry().pending.push(consumer);
+        let (producer, records) = RingBuffer::new(capacity);
+        let (free, recycled) = RingBuffer::new(capacity);
+        registry().pending.push(RingPair { records, free });
         // Dropping the old producer, if any, lets the worker drain and forget its ring.
         self.producer = Some(producer);
+        self.free = Some(recycled);
         self.capacity = capacity;
         self.generation = GENERATION.load(Ordering::Relaxed);
         self.since_check = 0;
     }
 
+    /// An empty record: a recycled one when the background thread has returned some.
     #[inline]
-    fn push(&mut self, record: SpanRecord) {
+    fn take_record(&mut self) -> Box<SpanRecord> {
+        if let Some(record) = self.free.as_mut().and_then(|free| free.pop().ok()) {
+            return record;
+        }
+        self.spare
+            .take()
+            .unwrap_or_else(|| Box::new(SpanRecord::blank()))
+    }
+
+    #[inline]
+    fn push(&mut self, record: Box<SpanRecord>) {
         bump(&self.counters.ended);
         if self.generation != GENERATION.load(Ordering::Relaxed) {
             self.new_ring();
@@ -172,14 +211,20 @@ impl ThreadBuffer {
             bump(&self.counters.dropped_full);
             return;
         };
-        if producer.push(record).is_err() {
+        if let Err(rtrb::PushError::Full(mut record)) = producer.push(record) {
             bump(&self.counters.dropped_full);
-            crate::diag::diag!(
-                Warn,
-                "a thread's span buffer ({} spans) is full: spans are dropped; raise \
-                 Config::with_thread_buffer_size or OTEL_BSP_MAX_QUEUE_SIZE",
-                self.capacity
-            );
+            // Keep the record for the next span, emptied here since the worker will not see it.
+            *record = SpanRecord::blank();
+            self.spare = Some(record);
+            // Look at the clock (for the rate limit) only once per 4096 drops.
+            if self.counters.dropped_full.load(Ordering::Relaxed) % 4096 == 1 {
+                crate::diag::diag!(
+                    Warn,
+                    "a thread's span buffer ({} spans) is full: spans are dropped; the exporter is \
+                     not keeping up (raise Config::with_thread_buffer_size or OTEL_BSP_MAX_QUEUE_SIZE)",
+                    self.capacity
+                );
+            }
         }
         // Every quarter ring, wake the background thread if the ring is more than half full.
         self.since_check += 1;
@@ -209,9 +254,15 @@ fn with_buffer(f: impl FnOnce(&mut ThreadBuffer)) -> bool {
         .unwrap_or(false)
 }
 
+/// Counts a sampled span and gives it an empty record to fill.
 #[inline]
-pub(crate) fn count_started() {
-    with_buffer(|buffer| bump(&buffer.counters.started));
+pub(crate) fn start_recording() -> Box<SpanRecord> {
+    let mut record = None;
+    with_buffer(|buffer| {
+        bump(&buffer.counters.started);
+        record = Some(buffer.take_record());
+    });
+    record.unwrap_or_else(|| Box::new(SpanRecord::blank()))
 }
 
 #[inline]
@@ -221,7 +272,7 @@ pub(crate) fn count_not_sampled() {
 
 /// Hands a finished span to the background thread, or drops and counts it.
 #[inline]
-pub(crate) fn submit(record: SpanRecord) {
+pub(crate) fn submit(record: Box<SpanRecord>) {
     if !ACCEPTING.load(Ordering::Acquire) {
         GLOBAL.ended_unbuffered.fetch_add(1, Ordering::Relaxed);
         GLOBAL.dropped_shutdown.fetch_add(1, Ordering::Relaxed);
@@ -241,10 +292,12 @@ pub(crate) fn submit(record: SpanRecord) {
 }
 
 /// Moves newly registered rings to the worker and folds the counters of exited threads.
-pub(crate) fn take_pending(into: &mut Vec<Consumer<SpanRecord>>) {
+pub(crate) fn take_pending(into: &mut Vec<RingPair>) {
     let mut registry = registry();
     into.append(&mut registry.pending);
-    let Registry { threads, retired, .. } = &mut *registry;
+    let Registry {
+        threads, retired, ..
+    } = &mut *registry;
     threads.retain(|counters| {
         if Arc::strong_count(counters) > 1 {
             return true;
@@ -255,7 +308,7 @@ pub(crate) fn take_pending(into: &mut Vec<Consumer<SpanRecord>>) {
 }
 
 /// Gives rings back when a worker stops, for the next `init`.
-pub(crate) fn return_rings(rings: Vec<Consumer<SpanRecord>>) {
+pub(crate) fn return_rings(rings: Vec<RingPair>) {
     registry().pending.extend(rings);
 }
 

@@ -105,12 +105,20 @@ impl Stats {
     pub(crate) fn since(&self, baseline: &Stats) -> Stats {
         Stats {
             spans_started: self.spans_started.wrapping_sub(baseline.spans_started),
-            spans_not_sampled: self.spans_not_sampled.wrapping_sub(baseline.spans_not_sampled),
+            spans_not_sampled: self
+                .spans_not_sampled
+                .wrapping_sub(baseline.spans_not_sampled),
             spans_ended: self.spans_ended.wrapping_sub(baseline.spans_ended),
             spans_exported: self.spans_exported.wrapping_sub(baseline.spans_exported),
-            dropped_buffer_full: self.dropped_buffer_full.wrapping_sub(baseline.dropped_buffer_full),
-            dropped_export_failed: self.dropped_export_failed.wrapping_sub(baseline.dropped_export_failed),
-            dropped_shutdown: self.dropped_shutdown.wrapping_sub(baseline.dropped_shutdown),
+            dropped_buffer_full: self
+                .dropped_buffer_full
+                .wrapping_sub(baseline.dropped_buffer_full),
+            dropped_export_failed: self
+                .dropped_export_failed
+                .wrapping_sub(baseline.dropped_export_failed),
+            dropped_shutdown: self
+                .dropped_shutdown
+                .wrapping_sub(baseline.dropped_shutdown),
             export_requests: self.export_requests.wrapping_sub(baseline.export_requests),
             export_errors: self.export_errors.wrapping_sub(baseline.export_errors),
             queued: 0,

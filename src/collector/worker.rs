@@ -33,18 +33,16 @@ use opentelemetry::InstrumentationScope;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::SpanData;
-use rtrb::Consumer;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::time::Instant;
 
 use super::convert::Conversion;
-use super::{GLOBAL, LAST_EXPORT_ERROR, WAKE};
+use super::{GLOBAL, LAST_EXPORT_ERROR, RingPair, WAKE};
 use crate::config::{ExporterSettings, SpanLimits};
 use crate::diag::diag;
 use crate::error::{FlushError, InitError};
 use crate::export::DynExporter;
 use crate::span::clock::Converter;
-use crate::span::record::SpanRecord;
 
 /// The longest a finished span waits in a thread buffer when nothing wakes the thread sooner.
 const DRAIN_INTERVAL: Duration = Duration::from_millis(20);
@@ -57,7 +55,10 @@ type Reply = SyncSender<Result<(), String>>;
 
 pub(crate) enum Control {
     Flush(Reply),
-    Shutdown { deadline: std::time::Instant, reply: Reply },
+    Shutdown {
+        deadline: std::time::Instant,
+        reply: Reply,
+    },
 }
 
 /// The batching settings and what conversion needs.
@@ -83,7 +84,10 @@ pub(crate) fn spawn(settings: Settings, exporter: ExporterSettings) -> Result<Ha
     let thread = std::thread::Builder::new()
         .name("tracewire-export".into())
         .spawn(move || {
-            let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
                 Ok(runtime) => runtime,
                 Err(e) => {
                     let _ = ready_tx.send(Err(InitError::Thread(e)));
@@ -104,7 +108,10 @@ pub(crate) fn spawn(settings: Settings, exporter: ExporterSettings) -> Result<Ha
         })
         .map_err(InitError::Thread)?;
     match ready_rx.recv_timeout(START_TIMEOUT) {
-        Ok(Ok(())) => Ok(Handle { control: control_tx, thread: Some(thread) }),
+        Ok(Ok(())) => Ok(Handle {
+            control: control_tx,
+            thread: Some(thread),
+        }),
         Ok(Err(e)) => {
             let _ = thread.join();
             Err(e)
@@ -119,7 +126,10 @@ fn build_exporter(settings: ExporterSettings) -> Result<Box<dyn DynExporter>, In
         ExporterSettings::Otlp(otlp) => crate::export::otlp::build(&otlp)?,
         #[cfg(not(any(feature = "otlp-grpc", feature = "otlp-http")))]
         ExporterSettings::Otlp(_) => {
-            return Err(InitError::FeatureDisabled { what: "the OTLP exporter".into(), feature: "otlp-grpc" });
+            return Err(InitError::FeatureDisabled {
+                what: "the OTLP exporter".into(),
+                feature: "otlp-grpc",
+            });
         }
         ExporterSettings::Console => Box::new(crate::export::console::ConsoleExporter::default()),
         ExporterSettings::None => Box::new(crate::export::NoneExporter),
@@ -137,14 +147,21 @@ impl Handle {
     pub(crate) fn shutdown(mut self, timeout: Duration) -> Result<(), FlushError> {
         let (reply, answer) = sync_channel(1);
         let deadline = std::time::Instant::now() + timeout;
-        if self.control.send(Control::Shutdown { deadline, reply }).is_err() {
+        if self
+            .control
+            .send(Control::Shutdown { deadline, reply })
+            .is_err()
+        {
             return Err(FlushError::NotRunning);
         }
         let result = match answer.recv_timeout(timeout + SHUTDOWN_GRACE) {
             Ok(result) => result.map_err(FlushError::Export),
             Err(RecvTimeoutError::Timeout) => {
                 // The thread is stuck in an exporter that ignores its deadline; leave it behind.
-                diag!(Error, "the export thread did not stop within {timeout:?}; leaving it behind");
+                diag!(
+                    Error,
+                    "the export thread did not stop within {timeout:?}; leaving it behind"
+                );
                 return Err(FlushError::Timeout(timeout));
             }
             Err(RecvTimeoutError::Disconnected) => Err(FlushError::NotRunning),
@@ -157,9 +174,14 @@ impl Handle {
 }
 
 /// Asks the thread behind `control` to flush and waits up to `timeout`.
-pub(crate) fn flush(control: &UnboundedSender<Control>, timeout: Duration) -> Result<(), FlushError> {
+pub(crate) fn flush(
+    control: &UnboundedSender<Control>,
+    timeout: Duration,
+) -> Result<(), FlushError> {
     let (reply, answer) = sync_channel(1);
-    control.send(Control::Flush(reply)).map_err(|_| FlushError::NotRunning)?;
+    control
+        .send(Control::Flush(reply))
+        .map_err(|_| FlushError::NotRunning)?;
     match answer.recv_timeout(timeout) {
         Ok(result) => result.map_err(FlushError::Export),
         Err(RecvTimeoutError::Timeout) => Err(FlushError::Timeout(timeout)),
@@ -185,7 +207,7 @@ struct Waiter {
 struct Worker {
     settings: Settings,
     conversion: Conversion,
-    rings: Vec<Consumer<SpanRecord>>,
+    rings: Vec<RingPair>,
     queue: VecDeque<SpanData>,
     /// Spans taken from thread buffers so far.
     taken: u64,
@@ -193,14 +215,31 @@ struct Worker {
 
 impl Worker {
     fn new(settings: Settings) -> Worker {
-        let scope = InstrumentationScope::builder("tracewire").with_version(env!("CARGO_PKG_VERSION")).build();
-        let conversion = Conversion { clock: Converter::new(), limits: settings.limits, scope };
-        Worker { settings, conversion, rings: Vec::new(), queue: VecDeque::new(), taken: 0 }
+        let scope = InstrumentationScope::builder("tracewire")
+            .with_version(env!("CARGO_PKG_VERSION"))
+            .build();
+        let conversion = Conversion {
+            clock: Converter::new(),
+            limits: settings.limits,
+            scope,
+        };
+        Worker {
+            settings,
+            conversion,
+            rings: Vec::new(),
+            queue: VecDeque::new(),
+            taken: 0,
+        }
     }
 
-    async fn run(mut self, mut exporter: Box<dyn DynExporter>, control: UnboundedReceiver<Control>) {
+    async fn run(
+        mut self,
+        mut exporter: Box<dyn DynExporter>,
+        control: UnboundedReceiver<Control>,
+    ) {
         let (reply, result) = self.serve(&*exporter, control).await;
-        let shutdown = exporter.shutdown_boxed(self.settings.export_timeout.min(Duration::from_secs(5)));
+        let shutdown =
+            exporter.shutdown_boxed(self.settings.export_timeout.min(Duration::from_secs(5)));
         if let Err(e) = shutdown {
             diag!(Warn, "the exporter reported an error on shutdown: {e}");
         }
@@ -213,7 +252,10 @@ impl Worker {
 
     /// Spans in thread buffers now.
     fn buffered(&self) -> u64 {
-        self.rings.iter().map(|ring| ring.slots() as u64).sum()
+        self.rings
+            .iter()
+            .map(|ring| ring.records.slots() as u64)
+            .sum()
     }
 
     /// Moves finished spans from the thread buffers into the queue, as far as it has room.
@@ -223,18 +265,26 @@ impl Worker {
             return;
         }
         self.conversion.clock.refresh();
-        let room = self.settings.max_queue_size.saturating_sub(self.queue.len());
+        let room = self
+            .settings
+            .max_queue_size
+            .saturating_sub(self.queue.len());
         let mut moved = 0;
         for ring in &mut self.rings {
             while moved < room {
-                let Ok(record) = ring.pop() else { break };
-                self.queue.push_back(self.conversion.convert(record));
+                let Ok(mut record) = ring.records.pop() else {
+                    break;
+                };
+                self.queue.push_back(self.conversion.convert(&mut record));
+                // Back to its thread for reuse; if that ring is full (or the thread gone), freed.
+                let _ = ring.free.push(record);
                 moved += 1;
             }
         }
         self.taken += moved as u64;
         // Forget the rings of threads that have exited, once empty.
-        self.rings.retain(|ring| !(ring.is_abandoned() && ring.is_empty()));
+        self.rings
+            .retain(|ring| !(ring.records.is_abandoned() && ring.records.is_empty()));
         // Start with another thread next time, so that a busy thread cannot starve the others.
         if moved == room && self.rings.len() > 1 {
             self.rings.rotate_left(1);
@@ -257,17 +307,28 @@ impl Worker {
             let flushing = !waiters.is_empty() || shutdown.is_some();
             if in_flight.is_none()
                 && !self.queue.is_empty()
-                && (self.queue.len() >= self.settings.max_export_batch_size || now >= next_export || flushing)
+                && (self.queue.len() >= self.settings.max_export_batch_size
+                    || now >= next_export
+                    || flushing)
             {
                 let count = self.settings.max_export_batch_size.min(self.queue.len());
                 let batch: Vec<SpanData> = self.queue.drain(..count).collect();
                 GLOBAL.export_requests.fetch_add(1, Ordering::Relaxed);
-                let export = tokio::time::timeout(self.settings.export_timeout, exporter.export_boxed(batch));
-                in_flight = Some(InFlight { export: Box::pin(export), spans: count });
+                let export = tokio::time::timeout(
+                    self.settings.export_timeout,
+                    exporter.export_boxed(batch),
+                );
+                in_flight = Some(InFlight {
+                    export: Box::pin(export),
+                    spans: count,
+                });
             }
             let exporting = in_flight.as_ref().map_or(0, |f| f.spans);
             let buffered = self.buffered();
-            GLOBAL.queued.store((self.queue.len() + exporting) as u64 + buffered, Ordering::Relaxed);
+            GLOBAL.queued.store(
+                (self.queue.len() + exporting) as u64 + buffered,
+                Ordering::Relaxed,
+            );
 
             // Answer the flushes whose spans have all been exported (or have failed).
             if in_flight.is_none() && self.queue.is_empty() {
@@ -355,7 +416,9 @@ impl Worker {
             Err(_) => format!("export timed out after {:?}", self.settings.export_timeout),
         };
         GLOBAL.export_errors.fetch_add(1, Ordering::Relaxed);
-        GLOBAL.dropped_export_failed.fetch_add(spans as u64, Ordering::Relaxed);
+        GLOBAL
+            .dropped_export_failed
+            .fetch_add(spans as u64, Ordering::Relaxed);
         diag!(Error, "export of {spans} spans failed: {message}");
         if let Ok(mut last) = LAST_EXPORT_ERROR.lock() {
             *last = Some(message.clone());
@@ -369,8 +432,8 @@ impl Worker {
         self.queue.clear();
         for ring in &mut self.rings {
             // Bounded by what is there now: a thread may still be pushing.
-            for _ in 0..ring.slots() {
-                if ring.pop().is_err() {
+            for _ in 0..ring.records.slots() {
+                if ring.records.pop().is_err() {
                     break;
                 }
                 left += 1;

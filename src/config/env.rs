@@ -385,15 +385,38 @@ fn decode(s: &str) -> Result<String, String> {
 }
 
 fn parse_headers(var: &Var) -> Result<Vec<(String, String)>, InitError> {
-    let fail = |why: String| var.invalid(format!("expected a list of name=value headers: {why}"));
+    // Header values are often credentials: the error shows the names, never the values.
+    let fail = |why: String| InitError::InvalidEnv {
+        name: var.name,
+        value: redact_header_values(&var.raw),
+        expected: format!("expected a list of name=value headers: {why}"),
+    };
     let mut headers = Vec::new();
-    for (key, value) in split_pairs(var.trimmed()).map_err(fail)? {
+    for (key, value) in split_pairs(var.trimmed())
+        .map_err(|_| fail("an item has no `=` or an empty name".into()))?
+    {
         let name = decode(key).map_err(fail)?;
-        let value = decode(value).map_err(fail)?;
+        let value = decode(value).map_err(|_| {
+            fail(format!(
+                "the value of header {name:?} has invalid percent-encoding"
+            ))
+        })?;
         check_header(&name, &value).map_err(|why| fail(why.to_owned()))?;
         headers.push((name, value));
     }
     Ok(headers)
+}
+
+/// `a=secret, b` becomes `a=<redacted>, b`: what an operator needs to find the bad item, without the
+/// credentials next to it.
+fn redact_header_values(raw: &str) -> String {
+    raw.split(',')
+        .map(|item| match item.split_once('=') {
+            Some((name, _)) => format!("{name}=<redacted>"),
+            None => item.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// Checks that `name` is an HTTP header name (a token) and `value` a header value that both HTTP and
@@ -780,18 +803,28 @@ mod tests {
             pairs(&[("c", "3")])
         );
         for name in [generic, traces] {
-            bad(&[(name, "a=1,b")], name, "a=1,b", "has no `=`");
-            bad(&[(name, " =1")], name, " =1", "empty key");
-            bad(&[(name, "a b=1")], name, "a b=1", "header name");
-            bad(&[(name, "a%20b=1")], name, "a%20b=1", "header name");
-            bad(&[(name, "a=x%0Ay")], name, "a=x%0Ay", "header value");
+            // Values are redacted in the message; names and malformed items stay visible.
+            bad(&[(name, "a=1,b")], name, "a=<redacted>,b", "has no `=`");
+            bad(&[(name, " =1")], name, " =<redacted>", "empty name");
+            bad(&[(name, "a b=1")], name, "a b=<redacted>", "header name");
+            bad(
+                &[(name, "a%20b=1")],
+                name,
+                "a%20b=<redacted>",
+                "header name",
+            );
+            bad(&[(name, "a=x%0Ay")], name, "a=<redacted>", "header value");
             bad(
                 &[(name, "a=caf%C3%A9")],
                 name,
-                "a=caf%C3%A9",
+                "a=<redacted>",
                 "header value",
             );
-            bad(&[(name, "a=%G0")], name, "a=%G0", "percent-encoding");
+            bad(&[(name, "a=%G0")], name, "a=<redacted>", "percent-encoding");
+            let Err(err) = read_vars(&[(name, "api-key=s3cret,oops")]) else {
+                panic!("a list with an item without `=` must be rejected");
+            };
+            assert!(!err.to_string().contains("s3cret"), "{err}");
         }
     }
 

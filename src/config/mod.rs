@@ -37,7 +37,9 @@ mod env;
 mod resolve;
 mod resource;
 
-pub(crate) use resolve::{ExporterSettings, OtlpSettings, Resolved};
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+pub(crate) use resolve::OtlpSettings;
+pub(crate) use resolve::{ExporterSettings, Resolved};
 
 use std::fmt;
 use std::sync::Arc;
@@ -196,8 +198,11 @@ pub(crate) struct Layer {
 pub struct Config {
     pub(crate) code: Layer,
     pub(crate) env: Layer,
-    pub(crate) custom_exporter: Option<Arc<std::sync::Mutex<Option<Box<dyn DynExporter>>>>>,
+    pub(crate) custom_exporter: Option<SharedExporter>,
 }
+
+/// An exporter given in code, taken out by the first `init` that uses the `Config` (or a clone).
+pub(crate) type SharedExporter = Arc<std::sync::Mutex<Option<Box<dyn DynExporter>>>>;
 
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -267,7 +272,10 @@ impl Config {
     /// # }
     /// ```
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, InitError> {
-        Ok(Config { env: env::read(lookup)?, ..Config::default() })
+        Ok(Config {
+            env: env::read(lookup)?,
+            ..Config::default()
+        })
     }
 
     /// Starts tracing with this configuration; keep the returned [`Guard`](crate::Guard) alive.

@@ -34,6 +34,11 @@ pub(crate) struct Resolved {
 
 /// The exporter to build on the background thread.
 pub(crate) enum ExporterSettings {
+    // Read only by the OTLP exporters; a build without them rejects this choice when resolving.
+    #[cfg_attr(
+        not(any(feature = "otlp-grpc", feature = "otlp-http")),
+        allow(dead_code)
+    )]
     Otlp(OtlpSettings),
     Console,
     None,

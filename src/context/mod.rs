@@ -49,7 +49,7 @@ impl TraceState {
         }
         header
             .parse::<opentelemetry::trace::TraceState>()
-            .map(|state| TraceState::from_otel(state))
+            .map(TraceState::from_otel)
             .map_err(|e| format!("tracestate {header:?}: {e}"))
     }
 
@@ -74,7 +74,10 @@ impl TraceState {
     /// assert_eq!(tracewire::TraceState::default().header(), "");
     /// ```
     pub fn header(&self) -> String {
-        self.0.as_ref().map(|state| state.header()).unwrap_or_default()
+        self.0
+            .as_ref()
+            .map(|state| state.header())
+            .unwrap_or_default()
     }
 
     /// Whether there are no members.
@@ -181,7 +184,13 @@ impl SpanContext {
         remote: bool,
         state: TraceState,
     ) -> SpanContext {
-        SpanContext { trace_id, span_id, flags, remote, state }
+        SpanContext {
+            trace_id,
+            span_id,
+            flags,
+            remote,
+            state,
+        }
     }
 
     /// The trace id (all zeros when invalid).
@@ -321,9 +330,24 @@ impl SpanContext {
         Entered::new(self.clone())
     }
 
-    pub(crate) fn new_local(trace_id: TraceId, span_id: SpanId, sampled: bool, state: TraceState) -> Self {
-        let flags = if sampled { TraceFlags::SAMPLED } else { TraceFlags::NOT_SAMPLED };
-        SpanContext { trace_id, span_id, flags, remote: false, state }
+    pub(crate) fn new_local(
+        trace_id: TraceId,
+        span_id: SpanId,
+        sampled: bool,
+        state: TraceState,
+    ) -> Self {
+        let flags = if sampled {
+            TraceFlags::SAMPLED
+        } else {
+            TraceFlags::NOT_SAMPLED
+        };
+        SpanContext {
+            trace_id,
+            span_id,
+            flags,
+            remote: false,
+            state,
+        }
     }
 }
 
@@ -384,10 +408,19 @@ pub struct Entered<'a> {
 impl Entered<'_> {
     pub(crate) fn new(ctx: SpanContext) -> Self {
         let previous = CURRENT
-            .try_with(|current| current.try_borrow_mut().ok().map(|mut c| std::mem::replace(&mut *c, ctx)))
+            .try_with(|current| {
+                current
+                    .try_borrow_mut()
+                    .ok()
+                    .map(|mut c| std::mem::replace(&mut *c, ctx))
+            })
             .ok()
             .flatten();
-        Entered { previous, _lifetime: PhantomData, _not_send: PhantomData }
+        Entered {
+            previous,
+            _lifetime: PhantomData,
+            _not_send: PhantomData,
+        }
     }
 }
 

@@ -87,15 +87,26 @@ impl Anchor {
     fn take() -> Anchor {
         let mono = Instant::now();
         let ticks = now().0;
-        let unix_nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i128);
-        Anchor { ticks, unix_nanos, mono }
+        let unix_nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as i128);
+        Anchor {
+            ticks,
+            unix_nanos,
+            mono,
+        }
     }
 }
 
 impl Converter {
     pub(crate) fn new() -> Converter {
         let first = Anchor::take();
-        Converter { tsc: USE_TSC.load(Ordering::Relaxed), first, latest: first, nanos_per_tick: 1.0 }
+        Converter {
+            tsc: USE_TSC.load(Ordering::Relaxed),
+            first,
+            latest: first,
+            nanos_per_tick: 1.0,
+        }
     }
 
     /// Takes a new anchor and refines the tick rate; call before converting a batch.

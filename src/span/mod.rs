@@ -56,7 +56,7 @@ use record::{EventRecord, INLINE_ATTRIBUTES, Recording, SpanRecord};
 /// ```
 pub struct Span {
     ctx: SpanContext,
-    rec: RefCell<Option<Recording>>,
+    rec: RefCell<Option<Box<SpanRecord>>>,
 }
 
 /// Starts a span named `name`: a child of the current span, or a root when there is none.
@@ -79,7 +79,13 @@ pub fn span(name: impl Into<Cow<'static, str>>) -> Span {
         return Span::none();
     }
     let parent = context::current_span_context();
-    Span::start(name.into(), SpanKind::Internal, &parent, SmallVec::new(), Vec::new())
+    Span::start(
+        name.into(),
+        SpanKind::Internal,
+        &parent,
+        SmallVec::new(),
+        Vec::new(),
+    )
 }
 
 /// Runs `f` inside a new span (the child of the current one), which is current while `f` runs and
@@ -261,7 +267,10 @@ impl Span {
     /// assert!(!span.is_recording() && !span.context().is_valid());
     /// ```
     pub const fn none() -> Span {
-        Span { ctx: SpanContext::NONE, rec: RefCell::new(None) }
+        Span {
+            ctx: SpanContext::NONE,
+            rec: RefCell::new(None),
+        }
     }
 
     #[inline]
@@ -272,7 +281,8 @@ impl Span {
         attributes: SmallVec<[KeyValue; INLINE_ATTRIBUTES]>,
         links: Vec<Link>,
     ) -> Span {
-        let (trace_id, parent_span_id, parent_remote, state, parent_sampled) = if parent.is_valid() {
+        let (trace_id, parent_span_id, parent_remote, state, parent_sampled) = if parent.is_valid()
+        {
             (
                 parent.trace_id(),
                 parent.span_id(),
@@ -281,44 +291,49 @@ impl Span {
                 Some(parent.is_sampled()),
             )
         } else {
-            (ids::trace_id(), SpanId::INVALID, false, TraceState::default(), None)
+            (
+                ids::trace_id(),
+                SpanId::INVALID,
+                false,
+                TraceState::default(),
+                None,
+            )
         };
         let sampled = collector::sampler().should_sample(trace_id, parent_sampled);
         let ctx = SpanContext::new_local(trace_id, ids::span_id(), sampled, state);
         if !sampled {
             collector::count_not_sampled();
-            return Span { ctx, rec: RefCell::new(None) };
+            return Span {
+                ctx,
+                rec: RefCell::new(None),
+            };
         }
-        collector::count_started();
-        let mut rec = Recording {
-            name,
-            kind,
-            parent_span_id,
-            parent_remote,
-            start: clock::now(),
-            attributes: SmallVec::new(),
-            dropped_attributes: 0,
-            events: SmallVec::new(),
-            dropped_events: 0,
-            links: Vec::new(),
-            dropped_links: 0,
-            status: Status::Unset,
-        };
+        // A recycled, empty record: only the fields set here are written.
+        let mut record = collector::start_recording();
+        let rec = &mut record.rec;
+        rec.name = name;
+        rec.kind = kind;
+        rec.parent_span_id = parent_span_id;
+        rec.parent_remote = parent_remote;
         for attribute in attributes {
             rec.push_attribute(attribute);
         }
         for link in links {
             rec.push_link(link);
         }
-        Span { ctx, rec: RefCell::new(Some(rec)) }
+        rec.start = clock::now();
+        Span {
+            ctx,
+            rec: RefCell::new(Some(record)),
+        }
     }
 
     #[inline]
     fn with_recording(&self, f: impl FnOnce(&mut Recording)) {
         if let Ok(mut rec) = self.rec.try_borrow_mut()
-            && let Some(rec) = rec.as_mut()
+            && let Some(record) = rec.as_mut()
         {
-            f(rec);
+            f(&mut record.rec);
         }
     }
 
@@ -380,7 +395,11 @@ impl Span {
     #[inline]
     pub fn add_event(&self, name: impl Into<Cow<'static, str>>, attributes: Vec<KeyValue>) {
         if self.ctx.is_sampled() {
-            let event = EventRecord { name: name.into(), at: clock::now(), attributes };
+            let event = EventRecord {
+                name: name.into(),
+                at: clock::now(),
+                attributes,
+            };
             self.with_recording(|rec| rec.push_event(event));
         }
     }
@@ -489,16 +508,16 @@ impl Span {
 impl Drop for Span {
     #[inline]
     fn drop(&mut self) {
-        let Some(mut rec) = self.rec.get_mut().take() else {
+        let Some(mut record) = self.rec.get_mut().take() else {
             return;
         };
-        let end = clock::now();
+        record.end = clock::now();
         // A span ended by unwinding is the trace of a panic; say so unless the code already did.
-        if rec.status == Status::Unset && std::thread::panicking() {
-            rec.status = Status::error("panicked");
+        if record.rec.status == Status::Unset && std::thread::panicking() {
+            record.rec.status = Status::error("panicked");
         }
-        let ctx = std::mem::take(&mut self.ctx);
-        collector::submit(SpanRecord { ctx, rec, end });
+        record.ctx = std::mem::take(&mut self.ctx);
+        collector::submit(record);
     }
 }
 
