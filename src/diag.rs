@@ -57,7 +57,10 @@ pub(crate) struct Limiter {
 
 impl Limiter {
     pub(crate) const fn new() -> Self {
-        Limiter { last: AtomicU64::new(0), suppressed: AtomicU64::new(0) }
+        Limiter {
+            last: AtomicU64::new(0),
+            suppressed: AtomicU64::new(0),
+        }
     }
 
     /// Writes the message (built only when it will be written) unless one of this kind was written
@@ -66,10 +69,15 @@ impl Limiter {
         if !enabled(level) {
             return;
         }
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
         let last = self.last.load(Ordering::Relaxed);
         if last != 0 && now < last + RATE_LIMIT_SECS
-            || self.last.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_err()
+            || self
+                .last
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
         {
             self.suppressed.fetch_add(1, Ordering::Relaxed);
             return;
@@ -82,7 +90,10 @@ impl Limiter {
             DiagLevel::Debug | DiagLevel::None => "debug",
         };
         if held_back > 0 {
-            eprintln!("tracewire {tag}: {} ({held_back} similar messages suppressed)", message());
+            eprintln!(
+                "tracewire {tag}: {} ({held_back} similar messages suppressed)",
+                message()
+            );
         } else {
             eprintln!("tracewire {tag}: {}", message());
         }

@@ -42,7 +42,9 @@ pub enum InitError {
         expected: String,
     },
     /// The configuration asks for something this build of tracewire was compiled without.
-    #[error("{what} needs the cargo feature `{feature}` of tracewire, which this build does not enable")]
+    #[error(
+        "{what} needs the cargo feature `{feature}` of tracewire, which this build does not enable"
+    )]
     FeatureDisabled {
         /// What was asked for, e.g. `OTEL_EXPORTER_OTLP_PROTOCOL="grpc"`.
         what: String,

@@ -13,13 +13,18 @@ use crate::span::{clock, record};
 enum Installed {
     /// `OTEL_SDK_DISABLED=true`: nothing runs, but a second `init` is still refused.
     Disabled,
-    Running { handle: worker::Handle, flush_timeout: Duration },
+    Running {
+        handle: worker::Handle,
+        flush_timeout: Duration,
+    },
 }
 
 static INSTALLED: Mutex<Option<Installed>> = Mutex::new(None);
 
 fn installed() -> MutexGuard<'static, Option<Installed>> {
-    INSTALLED.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    INSTALLED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Starts tracing, configured from the `OTEL_*` environment variables (see
@@ -58,7 +63,10 @@ pub(crate) fn install(config: Config) -> Result<Guard, InitError> {
     if resolved.disabled {
         collector::set_enabled(false);
         *slot = Some(Installed::Disabled);
-        return Ok(Guard { shutdown_timeout, shut_down: false });
+        return Ok(Guard {
+            shutdown_timeout,
+            shut_down: false,
+        });
     }
     let Resolved {
         sampler,
@@ -73,7 +81,10 @@ pub(crate) fn install(config: Config) -> Result<Guard, InitError> {
         ..
     } = resolved;
     clock::select_source();
-    record::MAX_ATTRIBUTES.store(span_limits.max_attributes, std::sync::atomic::Ordering::Relaxed);
+    record::MAX_ATTRIBUTES.store(
+        span_limits.max_attributes,
+        std::sync::atomic::Ordering::Relaxed,
+    );
     record::MAX_EVENTS.store(span_limits.max_events, std::sync::atomic::Ordering::Relaxed);
     record::MAX_LINKS.store(span_limits.max_links, std::sync::atomic::Ordering::Relaxed);
     collector::configure(SamplerRule::from_sampler(&sampler), thread_buffer_size);
@@ -89,8 +100,14 @@ pub(crate) fn install(config: Config) -> Result<Guard, InitError> {
     collector::reset_stats();
     collector::set_accepting(true);
     collector::set_enabled(true);
-    *slot = Some(Installed::Running { handle, flush_timeout: batch_export_timeout });
-    Ok(Guard { shutdown_timeout, shut_down: false })
+    *slot = Some(Installed::Running {
+        handle,
+        flush_timeout: batch_export_timeout,
+    });
+    Ok(Guard {
+        shutdown_timeout,
+        shut_down: false,
+    })
 }
 
 /// Keeps tracing running; dropping it flushes what is queued and stops the background thread,
@@ -147,15 +164,16 @@ impl Drop for Guard {
 }
 
 fn shutdown(timeout: Duration) -> Result<(), FlushError> {
+    // No new spans; spans that end from now on are counted as dropped at shutdown, so that none can
+    // stay behind in a buffer uncounted. Everything that ended before is flushed.
     collector::set_enabled(false);
+    collector::set_accepting(false);
     let taken = installed().take();
-    let result = match taken {
+    match taken {
         Some(Installed::Running { handle, .. }) => handle.shutdown(timeout),
         Some(Installed::Disabled) => Ok(()),
         None => Err(FlushError::NotRunning),
-    };
-    collector::set_accepting(false);
-    result
+    }
 }
 
 /// Exports every span that has ended so far and waits until that is done, or until the batch

@@ -385,8 +385,8 @@ impl Worker {
                     next_export = Instant::now() + self.settings.schedule_delay;
                 }
                 () = tokio::time::sleep_until(deadline.unwrap_or(now)), if deadline.is_some() => {
-                    let abandoned = in_flight.take().map_or(0, |flight| flight.spans);
-                    let left = self.abandon() + abandoned as u64;
+                    let abandoned = in_flight.take().map_or(0, |flight| flight.spans as u64);
+                    let left = self.abandon(abandoned);
                     let message = format!("shutdown deadline passed with {left} spans not exported");
                     diag!(Warn, "{message}");
                     for waiter in waiters.drain(..) {
@@ -426,9 +426,10 @@ impl Worker {
         Err(message)
     }
 
-    /// Drops and counts everything still queued or buffered; returns how many.
-    fn abandon(&mut self) -> u64 {
-        let mut left = self.queue.len() as u64;
+    /// Drops and counts everything still queued or buffered, plus `in_flight` spans of an abandoned
+    /// export; returns how many.
+    fn abandon(&mut self, in_flight: u64) -> u64 {
+        let mut left = in_flight + self.queue.len() as u64;
         self.queue.clear();
         for ring in &mut self.rings {
             // Bounded by what is there now: a thread may still be pushing.

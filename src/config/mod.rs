@@ -476,6 +476,10 @@ impl Config {
 
     /// Compression of OTLP requests (`OTEL_EXPORTER_OTLP_COMPRESSION`).
     ///
+    /// One exception to "code wins": when this is not gzip, the OTLP exporter underneath
+    /// (opentelemetry-otlp) still applies `OTEL_EXPORTER_OTLP_(TRACES_)COMPRESSION=gzip` from the
+    /// process environment, as it cannot be told "none".
+    ///
     /// # Examples
     ///
     /// ```

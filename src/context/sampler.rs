@@ -51,14 +51,22 @@ pub(crate) struct SamplerRule {
 impl SamplerRule {
     pub(crate) fn from_sampler(sampler: &Sampler) -> SamplerRule {
         match sampler {
-            Sampler::AlwaysOn => SamplerRule { parent_based: false, root_bound: u64::MAX },
-            Sampler::AlwaysOff => SamplerRule { parent_based: false, root_bound: 0 },
-            Sampler::TraceIdRatio(ratio) => {
-                SamplerRule { parent_based: false, root_bound: ratio_bound(*ratio) }
-            }
-            Sampler::ParentBased(root) => {
-                SamplerRule { parent_based: true, ..SamplerRule::from_sampler(root) }
-            }
+            Sampler::AlwaysOn => SamplerRule {
+                parent_based: false,
+                root_bound: u64::MAX,
+            },
+            Sampler::AlwaysOff => SamplerRule {
+                parent_based: false,
+                root_bound: 0,
+            },
+            Sampler::TraceIdRatio(ratio) => SamplerRule {
+                parent_based: false,
+                root_bound: ratio_bound(*ratio),
+            },
+            Sampler::ParentBased(root) => SamplerRule {
+                parent_based: true,
+                ..SamplerRule::from_sampler(root)
+            },
         }
     }
 
@@ -128,7 +136,10 @@ mod tests {
         assert!(!half.should_sample(id(1 << 63), None));
         assert!(!half.should_sample(id(u64::MAX), None));
         assert!(!SamplerRule::from_sampler(&Sampler::TraceIdRatio(0.0)).should_sample(id(0), None));
-        assert!(SamplerRule::from_sampler(&Sampler::TraceIdRatio(1.0)).should_sample(id(u64::MAX), None));
+        assert!(
+            SamplerRule::from_sampler(&Sampler::TraceIdRatio(1.0))
+                .should_sample(id(u64::MAX), None)
+        );
     }
 
     #[test]

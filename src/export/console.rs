@@ -173,12 +173,13 @@ fn render_trace(out: &mut String, spans: &[&SpanData]) -> fmt::Result {
         }
     }
 
-    let mut printed: HashSet<SpanId> = HashSet::new();
+    // By address, not id: a batch with a duplicated span id still prints both spans.
+    let mut printed: HashSet<*const SpanData> = HashSet::new();
     // An explicit stack rather than recursion: deep trees cannot overflow the thread's stack.
     let mut stack: Vec<(&SpanData, usize)> = roots.iter().rev().map(|&s| (s, 1)).collect();
     loop {
         while let Some((span, depth)) = stack.pop() {
-            if !printed.insert(span.span_context.span_id()) {
+            if !printed.insert(span) {
                 continue;
             }
             render_span(out, span, depth, !present.contains(&span.parent_span_id))?;
@@ -190,7 +191,7 @@ fn render_trace(out: &mut String, spans: &[&SpanData]) -> fmt::Result {
         // them as roots rather than lose them.
         match spans
             .iter()
-            .find(|s| !printed.contains(&s.span_context.span_id()))
+            .find(|&&s| !printed.contains(&std::ptr::from_ref(s)))
         {
             Some(&span) => stack.push((span, 1)),
             None => return Ok(()),
@@ -484,6 +485,19 @@ mod tests {
         assert_eq!(
             out.text(),
             "trace 4bf92f3577b34da6a3ce929d0e0e4736\n  a 1.00µs\n    b 1.00µs\n"
+        );
+    }
+
+    #[test]
+    fn duplicated_span_ids_lose_no_span() {
+        let a = span(TRACE, 1, 0, "a", 0, 1);
+        let b = span(TRACE, 1, 0, "b", 1, 2);
+        let out = Shared::default();
+        let exporter = ConsoleExporter::with_writer(out.clone());
+        export(&exporter, vec![a, b]);
+        assert_eq!(
+            out.text(),
+            "trace 4bf92f3577b34da6a3ce929d0e0e4736\n  a 1.00µs\n  b 1.00µs\n"
         );
     }
 

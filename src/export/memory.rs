@@ -139,7 +139,7 @@ impl InMemoryExporter {
     /// # Examples
     ///
     /// ```
-    /// use opentelemetry::{Key, Value};
+    /// use tracewire::Key;
     ///
     /// # fn main() -> Result<(), tracewire::InitError> {
     /// let memory = tracewire::testing::InMemoryExporter::default();
@@ -152,8 +152,8 @@ impl InMemoryExporter {
     /// tracewire::force_flush();
     ///
     /// let resource = memory.resource().expect("set at init");
-    /// let name = resource.get(&Key::from_static_str("service.name"));
-    /// # let _ = name; // the environment (OTEL_SERVICE_NAME) may override the name
+    /// // "billing", unless OTEL_SERVICE_NAME says otherwise: the deployment owns the name.
+    /// assert!(resource.get(&Key::from_static_str("service.name")).is_some());
     /// # Ok(())
     /// # }
     /// ```
