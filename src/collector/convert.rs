@@ -1,6 +1,5 @@
 //! Turning a finished span's record into OTLP-ready [`SpanData`], on the background thread.
 
-use std::borrow::Cow;
 use std::collections::HashSet;
 
 use opentelemetry::trace::{Event, Link, Status};
@@ -9,7 +8,7 @@ use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
 
 use crate::config::SpanLimits;
 use crate::span::clock::Converter;
-use crate::span::record::SpanRecord;
+use crate::span::record::{Extras, SpanRecord};
 
 /// Everything conversion needs besides the record.
 pub(crate) struct Conversion {
@@ -19,18 +18,35 @@ pub(crate) struct Conversion {
 }
 
 impl Conversion {
-    /// Converts a record, leaving it empty for reuse.
-    pub(crate) fn convert(&self, record: &mut SpanRecord) -> SpanData {
-        let ctx = std::mem::take(&mut record.ctx);
-        let end = record.end;
-        let rec = &mut record.rec;
-        let mut attributes: Vec<KeyValue> = rec.attributes.drain(..).collect();
+    /// Converts a record; its extras box, emptied, comes back for reuse.
+    pub(crate) fn convert(&self, record: SpanRecord) -> (SpanData, Option<Box<Extras>>) {
+        let SpanRecord { ctx, rec, end } = record;
+        let mut data = SpanData {
+            span_context: ctx.to_otel(),
+            parent_span_id: rec.parent_span_id,
+            parent_span_is_remote: rec.parent_remote,
+            span_kind: rec.kind,
+            name: rec.name,
+            start_time: self.clock.to_system_time(rec.start),
+            end_time: self.clock.to_system_time(end),
+            attributes: Vec::new(),
+            dropped_attributes_count: 0,
+            events: SpanEvents::default(),
+            links: SpanLinks::default(),
+            status: Status::Unset,
+            instrumentation_scope: self.scope.clone(),
+        };
+        let Some(mut extras) = rec.extras else {
+            return (data, None);
+        };
+        let mut attributes: Vec<KeyValue> = extras.attributes.drain(..).collect();
         keep_last_of_each_key(&mut attributes);
         self.truncate_values(&mut attributes);
+        data.attributes = attributes;
+        data.dropped_attributes_count = std::mem::take(&mut extras.dropped_attributes);
 
-        let mut events = SpanEvents::default();
-        events.dropped_count = std::mem::take(&mut rec.dropped_events);
-        events.events = rec
+        data.events.dropped_count = std::mem::take(&mut extras.dropped_events);
+        data.events.events = extras
             .events
             .drain(..)
             .map(|event| {
@@ -45,9 +61,8 @@ impl Conversion {
             })
             .collect();
 
-        let mut links = SpanLinks::default();
-        links.dropped_count = std::mem::take(&mut rec.dropped_links);
-        links.links = std::mem::take(&mut rec.links)
+        data.links.dropped_count = std::mem::take(&mut extras.dropped_links);
+        data.links.links = std::mem::take(&mut extras.links)
             .into_iter()
             .map(|mut link: Link| {
                 let dropped = self.cap(&mut link.attributes, self.limits.max_attributes_per_link);
@@ -56,22 +71,8 @@ impl Conversion {
                 link
             })
             .collect();
-
-        SpanData {
-            span_context: ctx.to_otel(),
-            parent_span_id: rec.parent_span_id,
-            parent_span_is_remote: rec.parent_remote,
-            span_kind: rec.kind.clone(),
-            name: std::mem::replace(&mut rec.name, Cow::Borrowed("")),
-            start_time: self.clock.to_system_time(rec.start),
-            end_time: self.clock.to_system_time(end),
-            attributes,
-            dropped_attributes_count: std::mem::take(&mut rec.dropped_attributes),
-            events,
-            links,
-            status: std::mem::replace(&mut rec.status, Status::Unset),
-            instrumentation_scope: self.scope.clone(),
-        }
+        data.status = std::mem::replace(&mut extras.status, Status::Unset);
+        (data, Some(extras))
     }
 
     /// Keeps the first `max` attributes (truncating their values) and returns how many were dropped.

@@ -25,7 +25,7 @@ use rtrb::{Consumer, Producer, RingBuffer};
 use tokio::sync::Notify;
 
 use crate::context::SamplerRule;
-use crate::span::record::SpanRecord;
+use crate::span::record::{Extras, SpanRecord};
 
 /// Spans record only while this is set (by `init`, cleared when the guard drops or when disabled).
 static ENABLED: AtomicBool = AtomicBool::new(false);
@@ -118,9 +118,9 @@ pub(crate) static LAST_EXPORT_ERROR: Mutex<Option<String>> = Mutex::new(None);
 /// The background thread's ends of one thread's two rings.
 pub(crate) struct RingPair {
     /// Finished spans, from the thread.
-    pub(crate) records: Consumer<Box<SpanRecord>>,
-    /// Emptied records, back to the thread for its next spans.
-    pub(crate) free: Producer<Box<SpanRecord>>,
+    pub(crate) records: Consumer<SpanRecord>,
+    /// Emptied extras, back to the thread for its next spans.
+    pub(crate) free: Producer<Box<Extras>>,
 }
 
 /// Rings waiting to be picked up by the background thread, and every thread's counters.
@@ -149,11 +149,11 @@ fn registry() -> MutexGuard<'static, Registry> {
 /// The calling thread's rings and counters.
 struct ThreadBuffer {
     counters: Arc<ThreadCounters>,
-    producer: Option<Producer<Box<SpanRecord>>>,
-    /// Emptied records coming back from the background thread.
-    free: Option<Consumer<Box<SpanRecord>>>,
-    /// The record of the last span dropped for want of room, kept for the next span.
-    spare: Option<Box<SpanRecord>>,
+    producer: Option<Producer<SpanRecord>>,
+    /// Emptied extras coming back from the background thread.
+    free: Option<Consumer<Box<Extras>>>,
+    /// The extras of the last span dropped for want of room, kept for the next span.
+    spare: Option<Box<Extras>>,
     generation: u64,
     capacity: usize,
     /// Pushes since the ring's fill level was last checked.
@@ -190,19 +190,20 @@ impl ThreadBuffer {
         self.since_check = 0;
     }
 
-    /// An empty record: a recycled one when the background thread has returned some.
+    /// An empty extras box: a recycled one when the background thread has returned some.
     #[inline]
-    fn take_record(&mut self) -> Box<SpanRecord> {
-        if let Some(record) = self.free.as_mut().and_then(|free| free.pop().ok()) {
-            return record;
+    fn take_extras(&mut self) -> Box<Extras> {
+        if let Some(extras) = self.spare.take() {
+            return extras;
         }
-        self.spare
-            .take()
-            .unwrap_or_else(|| Box::new(SpanRecord::blank()))
+        if let Some(extras) = self.free.as_mut().and_then(|free| free.pop().ok()) {
+            return extras;
+        }
+        Box::new(Extras::blank())
     }
 
     #[inline]
-    fn push(&mut self, record: Box<SpanRecord>) {
+    fn push(&mut self, record: SpanRecord) {
         bump(&self.counters.ended);
         if self.generation != GENERATION.load(Ordering::Relaxed) {
             self.new_ring();
@@ -211,11 +212,13 @@ impl ThreadBuffer {
             bump(&self.counters.dropped_full);
             return;
         };
-        if let Err(rtrb::PushError::Full(mut record)) = producer.push(record) {
+        if let Err(rtrb::PushError::Full(record)) = producer.push(record) {
             bump(&self.counters.dropped_full);
-            // Keep the record for the next span, emptied here since the worker will not see it.
-            *record = SpanRecord::blank();
-            self.spare = Some(record);
+            // Keep the extras for the next span, emptied here since the worker will not see them.
+            if let Some(mut extras) = record.rec.extras {
+                *extras = Extras::blank();
+                self.spare = Some(extras);
+            }
             // Look at the clock (for the rate limit) only once per 4096 drops.
             if self.counters.dropped_full.load(Ordering::Relaxed) % 4096 == 1 {
                 crate::diag::diag!(
@@ -254,15 +257,18 @@ fn with_buffer(f: impl FnOnce(&mut ThreadBuffer)) -> bool {
         .unwrap_or(false)
 }
 
-/// Counts a sampled span and gives it an empty record to fill.
+/// Counts a sampled span.
 #[inline]
-pub(crate) fn start_recording() -> Box<SpanRecord> {
-    let mut record = None;
-    with_buffer(|buffer| {
-        bump(&buffer.counters.started);
-        record = Some(buffer.take_record());
-    });
-    record.unwrap_or_else(|| Box::new(SpanRecord::blank()))
+pub(crate) fn count_started() {
+    with_buffer(|buffer| bump(&buffer.counters.started));
+}
+
+/// An empty box for a span's attributes, events, links and status.
+#[inline]
+pub(crate) fn take_extras() -> Box<Extras> {
+    let mut extras = None;
+    with_buffer(|buffer| extras = Some(buffer.take_extras()));
+    extras.unwrap_or_else(|| Box::new(Extras::blank()))
 }
 
 #[inline]
@@ -272,18 +278,14 @@ pub(crate) fn count_not_sampled() {
 
 /// Hands a finished span to the background thread, or drops and counts it.
 #[inline]
-pub(crate) fn submit(record: Box<SpanRecord>) {
+pub(crate) fn submit(record: SpanRecord) {
     if !ACCEPTING.load(Ordering::Acquire) {
         GLOBAL.ended_unbuffered.fetch_add(1, Ordering::Relaxed);
         GLOBAL.dropped_shutdown.fetch_add(1, Ordering::Relaxed);
         return;
     }
-    let mut record = Some(record);
-    let pushed = with_buffer(|buffer| {
-        if let Some(record) = record.take() {
-            buffer.push(record);
-        }
-    });
+    // If the closure cannot run, the record is dropped with it and counted below.
+    let pushed = with_buffer(move |buffer| buffer.push(record));
     if !pushed {
         // Thread teardown (or a span ended from inside the buffer's own code): nowhere to put it.
         GLOBAL.ended_unbuffered.fetch_add(1, Ordering::Relaxed);

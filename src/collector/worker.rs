@@ -272,12 +272,15 @@ impl Worker {
         let mut moved = 0;
         for ring in &mut self.rings {
             while moved < room {
-                let Ok(mut record) = ring.records.pop() else {
+                let Ok(record) = ring.records.pop() else {
                     break;
                 };
-                self.queue.push_back(self.conversion.convert(&mut record));
+                let (data, extras) = self.conversion.convert(record);
+                self.queue.push_back(data);
                 // Back to its thread for reuse; if that ring is full (or the thread gone), freed.
-                let _ = ring.free.push(record);
+                if let Some(extras) = extras {
+                    let _ = ring.free.push(extras);
+                }
                 moved += 1;
             }
         }

@@ -398,6 +398,12 @@ pub fn current_span_context() -> SpanContext {
 /// It is `!Send`: a guard must be dropped on the thread that created it, so it cannot be held
 /// across an `.await` in a future that moves between threads. For async code, wrap the future
 /// instead.
+///
+/// ```compile_fail
+/// fn needs_send<T: Send>(_: T) {}
+/// let span = tracewire::span("work");
+/// needs_send(span.enter()); // error: `*const ()` cannot be sent between threads safely
+/// ```
 #[must_use = "the context is current only while the guard lives"]
 pub struct Entered<'a> {
     previous: Option<SpanContext>,

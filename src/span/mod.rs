@@ -21,7 +21,7 @@ use smallvec::SmallVec;
 
 use crate::collector;
 use crate::context::{self, Entered, SpanContext, TraceState};
-use record::{EventRecord, INLINE_ATTRIBUTES, Recording, SpanRecord};
+use record::{EventRecord, Extras, INLINE_ATTRIBUTES, Recording, SpanRecord};
 
 /// A unit of work in a trace. It ends when [`end`](Span::end) is called or when it is dropped,
 /// exactly once.
@@ -56,7 +56,7 @@ use record::{EventRecord, INLINE_ATTRIBUTES, Recording, SpanRecord};
 /// ```
 pub struct Span {
     ctx: SpanContext,
-    rec: RefCell<Option<Box<SpanRecord>>>,
+    rec: RefCell<Option<Recording>>,
 }
 
 /// Starts a span named `name`: a child of the current span, or a root when there is none.
@@ -73,14 +73,20 @@ pub struct Span {
 /// # Ok(())
 /// # }
 /// ```
-#[inline]
+#[inline(always)]
 pub fn span(name: impl Into<Cow<'static, str>>) -> Span {
+    // Only this check is inlined into the caller: with tracing off, it is the whole cost.
     if !collector::is_enabled() {
         return Span::none();
     }
+    start_child(name.into())
+}
+
+#[inline(never)]
+fn start_child(name: Cow<'static, str>) -> Span {
     let parent = context::current_span_context();
     Span::start(
-        name.into(),
+        name,
         SpanKind::Internal,
         &parent,
         SmallVec::new(),
@@ -308,33 +314,44 @@ impl Span {
                 rec: RefCell::new(None),
             };
         }
-        // A recycled, empty record: only the fields set here are written.
-        let mut record = collector::start_recording();
-        let rec = &mut record.rec;
-        rec.name = name;
-        rec.kind = kind;
-        rec.parent_span_id = parent_span_id;
-        rec.parent_remote = parent_remote;
-        for attribute in attributes {
-            rec.push_attribute(attribute);
+        collector::count_started();
+        let mut extras = None;
+        if !attributes.is_empty() || !links.is_empty() {
+            let boxed = extras.insert(collector::take_extras());
+            for attribute in attributes {
+                boxed.push_attribute(attribute);
+            }
+            for link in links {
+                boxed.push_link(link);
+            }
         }
-        for link in links {
-            rec.push_link(link);
-        }
-        rec.start = clock::now();
+        let rec = Recording {
+            name,
+            kind,
+            parent_span_id,
+            parent_remote,
+            start: clock::now(),
+            extras,
+        };
         Span {
             ctx,
-            rec: RefCell::new(Some(record)),
+            rec: RefCell::new(Some(rec)),
         }
     }
 
     #[inline]
     fn with_recording(&self, f: impl FnOnce(&mut Recording)) {
         if let Ok(mut rec) = self.rec.try_borrow_mut()
-            && let Some(record) = rec.as_mut()
+            && let Some(rec) = rec.as_mut()
         {
-            f(&mut record.rec);
+            f(rec);
         }
+    }
+
+    /// Runs `f` on the span's extras, taking a (recycled) box on first use.
+    #[inline]
+    fn with_extras(&self, f: impl FnOnce(&mut Extras)) {
+        self.with_recording(|rec| f(rec.extras.get_or_insert_with(collector::take_extras)));
     }
 
     /// The span's context: ids, sampled flag and trace state.
@@ -379,7 +396,7 @@ impl Span {
     pub fn set_attribute(&self, key: impl Into<Key>, value: impl Into<Value>) {
         if self.ctx.is_sampled() {
             let attribute = KeyValue::new(key, value);
-            self.with_recording(|rec| rec.push_attribute(attribute));
+            self.with_extras(|extras| extras.push_attribute(attribute));
         }
     }
 
@@ -400,7 +417,7 @@ impl Span {
                 at: clock::now(),
                 attributes,
             };
-            self.with_recording(|rec| rec.push_event(event));
+            self.with_extras(|extras| extras.push_event(event));
         }
     }
 
@@ -416,7 +433,7 @@ impl Span {
     pub fn add_link(&self, context: &SpanContext, attributes: Vec<KeyValue>) {
         if self.ctx.is_sampled() {
             let link = Link::new(context.to_otel(), attributes, 0);
-            self.with_recording(|rec| rec.push_link(link));
+            self.with_extras(|extras| extras.push_link(link));
         }
     }
 
@@ -430,9 +447,12 @@ impl Span {
     /// span.set_status(Status::error("user not found"));
     /// ```
     pub fn set_status(&self, status: Status) {
-        self.with_recording(|rec| {
-            if rec.status != Status::Ok && status != Status::Unset {
-                rec.status = status;
+        if status == Status::Unset {
+            return;
+        }
+        self.with_extras(|extras| {
+            if extras.status != Status::Ok {
+                extras.status = status;
             }
         });
     }
@@ -506,18 +526,32 @@ impl Span {
 }
 
 impl Drop for Span {
-    #[inline]
+    #[inline(always)]
     fn drop(&mut self) {
-        let Some(mut record) = self.rec.get_mut().take() else {
+        // Inlined: a span that does not record (off, unsampled, ended) costs this check.
+        if self.rec.get_mut().is_some() {
+            self.finish();
+        }
+    }
+}
+
+impl Span {
+    /// Ends a recording span: timestamps it and hands it to the thread's buffer.
+    #[inline(never)]
+    fn finish(&mut self) {
+        let Some(mut rec) = self.rec.get_mut().take() else {
             return;
         };
-        record.end = clock::now();
+        let end = clock::now();
         // A span ended by unwinding is the trace of a panic; say so unless the code already did.
-        if record.rec.status == Status::Unset && std::thread::panicking() {
-            record.rec.status = Status::error("panicked");
+        if std::thread::panicking() {
+            let extras = rec.extras.get_or_insert_with(collector::take_extras);
+            if extras.status == Status::Unset {
+                extras.status = Status::error("panicked");
+            }
         }
-        record.ctx = std::mem::take(&mut self.ctx);
-        collector::submit(record);
+        let ctx = std::mem::take(&mut self.ctx);
+        collector::submit(SpanRecord { ctx, rec, end });
     }
 }
 

@@ -31,7 +31,8 @@ pub(crate) struct EventRecord {
     pub(crate) attributes: Vec<KeyValue>,
 }
 
-/// The mutable part of a sampled span, from start to end.
+/// What every sampled span has, stored inline: it travels to the background thread by value, through
+/// the thread's contiguous ring, so a span without attributes touches no other memory.
 #[derive(Debug)]
 pub(crate) struct Recording {
     pub(crate) name: Cow<'static, str>,
@@ -39,6 +40,14 @@ pub(crate) struct Recording {
     pub(crate) parent_span_id: SpanId,
     pub(crate) parent_remote: bool,
     pub(crate) start: Ticks,
+    /// Attributes, events, links and status, for the spans that have any.
+    pub(crate) extras: Option<Box<Extras>>,
+}
+
+/// The optional part of a span, boxed. Boxes are recycled: the background thread empties them and
+/// hands them back to the thread that uses them next, so the steady state allocates nothing.
+#[derive(Debug)]
+pub(crate) struct Extras {
     pub(crate) attributes: SmallVec<[KeyValue; INLINE_ATTRIBUTES]>,
     pub(crate) dropped_attributes: u32,
     pub(crate) events: SmallVec<[EventRecord; 1]>,
@@ -48,7 +57,20 @@ pub(crate) struct Recording {
     pub(crate) status: Status,
 }
 
-impl Recording {
+impl Extras {
+    /// An empty box's content, as the background thread returns them.
+    pub(crate) fn blank() -> Extras {
+        Extras {
+            attributes: SmallVec::new(),
+            dropped_attributes: 0,
+            events: SmallVec::new(),
+            dropped_events: 0,
+            links: Vec::new(),
+            dropped_links: 0,
+            status: Status::Unset,
+        }
+    }
+
     #[inline]
     pub(crate) fn push_attribute(&mut self, attribute: KeyValue) {
         if self.attributes.len() < limit(&MAX_ATTRIBUTES) {
@@ -76,36 +98,10 @@ impl Recording {
     }
 }
 
-/// A span's data, boxed: recorded in place by the application thread, handed to the background
-/// thread as a pointer when the span ends, emptied there, and handed back for the next span, so that
-/// the steady state allocates nothing and moves 8 bytes per span between threads.
+/// A finished span on its way to the background thread.
 #[derive(Debug)]
 pub(crate) struct SpanRecord {
     pub(crate) ctx: SpanContext,
     pub(crate) rec: Recording,
     pub(crate) end: Ticks,
-}
-
-impl SpanRecord {
-    /// An empty record, as the background thread returns them.
-    pub(crate) fn blank() -> SpanRecord {
-        SpanRecord {
-            ctx: SpanContext::NONE,
-            rec: Recording {
-                name: Cow::Borrowed(""),
-                kind: SpanKind::Internal,
-                parent_span_id: SpanId::INVALID,
-                parent_remote: false,
-                start: Ticks(0),
-                attributes: SmallVec::new(),
-                dropped_attributes: 0,
-                events: SmallVec::new(),
-                dropped_events: 0,
-                links: Vec::new(),
-                dropped_links: 0,
-                status: Status::Unset,
-            },
-            end: Ticks(0),
-        }
-    }
 }

@@ -1,0 +1,554 @@
+//! The caller's cost of a span, tracewire next to opentelemetry_sdk and fastrace.
+//!
+//! ```text
+//! cargo bench --bench span                      # everything, a few minutes on 2 cores
+//! cargo bench --bench span -- child_span        # one group
+//! ```
+//!
+//! Every library runs its real pipeline into an exporter (reporter) that discards what it is given,
+//! so the background work competes for the CPU as it would in a service. Each case is measured twice:
+//!
+//! - `<library>`: spans back to back, as fast as the caller can make them. The pipeline may fall
+//!   behind; what it lost shows in the counts printed after the case.
+//! - `<library>/batched`: batches of at most `BATCH` spans, with a flush between batches outside the
+//!   timed region, so every span is exported (zero drops) and the time is the caller's cost alone.
+//!
+//! After each case a line on standard error gives created, exported and dropped span counts, and
+//! the run ends with a table of mean ns per span and the ratio to tracewire's case in the same group.
+//! The table's means include criterion's warm-up; criterion's own estimates are printed above it.
+
+use std::hint::black_box;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
+use fastrace::Span as FastSpan;
+use fastrace::local::LocalSpan;
+use fastrace::prelude::SpanContext as FastContext;
+use opentelemetry::trace::{Span as _, TraceContextExt as _, Tracer as _, TracerProvider as _};
+use opentelemetry::{Context, KeyValue as OtelKeyValue};
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{
+    BatchConfigBuilder, BatchSpanProcessor, SdkTracer, SdkTracerProvider, SpanData, SpanExporter,
+};
+use tracewire::{Config, DiagLevel, Sampler};
+
+/// Spans each thread can hold before tracewire's background thread collects them.
+const THREAD_BUFFER: usize = 8192;
+/// The collector's queue, for tracewire and opentelemetry_sdk alike.
+const QUEUE: usize = 16_384;
+/// Spans per timed batch in the `batched` variants (at most `THREAD_BUFFER` and `QUEUE`).
+const BATCH: u64 = 4096;
+/// Child spans under one parent. fastrace keeps at most 10 240 local spans per local parent and
+/// silently ignores the rest, so parents are renewed every `CHILDREN` children, for every library.
+const CHILDREN: u64 = 1024;
+
+// ---------------------------------------------------------------------------------------------
+// Discarding exporters that count what reaches them.
+
+static OTEL_EXPORTED: AtomicU64 = AtomicU64::new(0);
+static FASTRACE_REPORTED: AtomicU64 = AtomicU64::new(0);
+/// Name of the spans that push fastrace's parked commands out; the reporter does not count them.
+const FASTRACE_PROBE: &str = "flush probe";
+
+/// tracewire's exporter: accepts every batch, keeps nothing.
+#[derive(Debug)]
+struct NoopExporter;
+
+impl SpanExporter for NoopExporter {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        black_box(batch);
+        Ok(())
+    }
+}
+
+/// opentelemetry_sdk's exporter: accepts every batch and counts its spans.
+#[derive(Debug)]
+struct CountingExporter;
+
+impl SpanExporter for CountingExporter {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        OTEL_EXPORTED.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// fastrace's reporter: counts the span records it is given.
+struct CountingReporter;
+
+impl fastrace::collector::Reporter for CountingReporter {
+    fn report(&mut self, spans: Vec<fastrace::collector::SpanRecord>) {
+        let counted = spans.iter().filter(|s| s.name != FASTRACE_PROBE).count();
+        FASTRACE_REPORTED.fetch_add(counted as u64, Ordering::Relaxed);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Libraries under test.
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+enum Lib {
+    Tracewire,
+    Otel,
+    Fastrace,
+}
+
+impl Lib {
+    /// Waits until everything the library has been given is exported; returns the exported count.
+    fn flush(self, otel: Option<&SdkTracerProvider>) -> u64 {
+        match self {
+            Lib::Tracewire => {
+                let _ = tracewire::force_flush();
+                tracewire::stats().spans_exported
+            }
+            Lib::Otel => {
+                if let Some(provider) = otel {
+                    let _ = provider.force_flush();
+                }
+                OTEL_EXPORTED.load(Ordering::Relaxed)
+            }
+            Lib::Fastrace => {
+                // fastrace parks what does not fit its per-thread ring in a queue that only the
+                // thread's next span moves on, so `flush` alone can miss it: push it with probe
+                // spans (not counted) until nothing more arrives.
+                let mut last = u64::MAX;
+                loop {
+                    drop(FastSpan::root(FASTRACE_PROBE, FastContext::random()));
+                    fastrace::flush();
+                    let now = FASTRACE_REPORTED.load(Ordering::Relaxed);
+                    if now == last {
+                        return now;
+                    }
+                    last = now;
+                }
+            }
+        }
+    }
+}
+
+/// One finished case, for the closing table.
+struct Row {
+    group: &'static str,
+    case: String,
+    ns_per_iter: f64,
+    exported: Option<(u64, u64)>,
+}
+
+static ROWS: Mutex<Vec<Row>> = Mutex::new(Vec::new());
+
+/// A criterion group in which one library set-up stays alive.
+struct Group<'c, 'p> {
+    group: BenchmarkGroup<'c, WallTime>,
+    name: &'static str,
+    otel: Option<&'p SdkTracerProvider>,
+    batched: bool,
+}
+
+impl<'c, 'p> Group<'c, 'p> {
+    fn new(c: &'c mut Criterion, name: &'static str, batched: bool) -> Self {
+        let mut group = c.benchmark_group(name);
+        group.throughput(criterion::Throughput::Elements(1));
+        Group {
+            group,
+            name,
+            otel: None,
+            batched,
+        }
+    }
+
+    fn with_otel(mut self, provider: &'p SdkTracerProvider) -> Self {
+        self.otel = Some(provider);
+        self
+    }
+
+    /// Runs one case, then flushes and prints what happened to the spans it made.
+    ///
+    /// `routine(n)` runs `n` iterations and returns the time they took; `spans(n)` is how many
+    /// spans those iterations create (a child case also creates its parents). When the group is
+    /// `batched`, `routine` is called with at most `BATCH` iterations and the library is flushed
+    /// between calls, outside the timing. `exports` says whether the case's spans should reach the
+    /// exporter (not for the disabled cases).
+    fn case(
+        &mut self,
+        lib: Lib,
+        name: &str,
+        exports: bool,
+        spans: fn(u64) -> u64,
+        mut routine: impl FnMut(u64) -> Duration,
+    ) {
+        let (otel, batched) = (self.otel, self.batched);
+        let exported_before = lib.flush(otel);
+        let tw_before = tracewire::stats();
+        let id = if batched {
+            format!("{name}/batched")
+        } else {
+            name.to_owned()
+        };
+        let (mut iters_total, mut created, mut elapsed) = (0_u64, 0_u64, Duration::ZERO);
+        self.group.bench_function(&id, |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                let mut left = iters;
+                while left > 0 {
+                    let n = if batched { left.min(BATCH) } else { left };
+                    total += routine(n);
+                    created += spans(n);
+                    if batched {
+                        lib.flush(otel);
+                    }
+                    left -= n;
+                }
+                iters_total += iters;
+                elapsed += total;
+                total
+            });
+        });
+        if iters_total == 0 {
+            return; // filtered out on the command line
+        }
+        let exported = lib.flush(otel) - exported_before;
+        let counts = if lib == Lib::Tracewire {
+            let now = tracewire::stats();
+            let dropped = |s: &tracewire::Stats| {
+                s.dropped_buffer_full + s.dropped_export_failed + s.dropped_shutdown
+            };
+            format!(
+                "created {created}: started {}, not sampled {}, ended {}, exported {}, dropped {} \
+                 (buffer full {}), queued {}",
+                now.spans_started - tw_before.spans_started,
+                now.spans_not_sampled - tw_before.spans_not_sampled,
+                now.spans_ended - tw_before.spans_ended,
+                now.spans_exported - tw_before.spans_exported,
+                dropped(&now) - dropped(&tw_before),
+                now.dropped_buffer_full - tw_before.dropped_buffer_full,
+                now.queued,
+            )
+        } else {
+            format!("created {created}, exported {exported}")
+        };
+        let lost = if exports {
+            created.saturating_sub(exported)
+        } else {
+            0
+        };
+        let warning = if lost > 0 {
+            format!("  <-- {lost} spans lost")
+        } else {
+            String::new()
+        };
+        eprintln!("[{}/{id}] {counts}{warning}", self.name);
+
+        ROWS.lock().unwrap().push(Row {
+            group: self.name,
+            case: id,
+            ns_per_iter: elapsed.as_nanos() as f64 / iters_total as f64,
+            exported: exports.then_some((exported, created)),
+        });
+    }
+
+    fn finish(self) {
+        self.group.finish();
+    }
+}
+
+/// `n` iterations create `n` spans.
+fn one(n: u64) -> u64 {
+    n
+}
+
+/// `n` child iterations create `n` children and their parents, one per `CHILDREN`.
+fn with_parents(n: u64) -> u64 {
+    n + n.div_ceil(CHILDREN)
+}
+
+/// Times `iters` runs of `f`.
+fn timed(iters: u64, mut f: impl FnMut()) -> Duration {
+    let start = Instant::now();
+    for _ in 0..iters {
+        f();
+    }
+    start.elapsed()
+}
+
+/// Times `iters` children, renewing the parent every `CHILDREN` children (inside the timing).
+fn timed_children(iters: u64, mut parent: impl FnMut(u64)) -> Duration {
+    let start = Instant::now();
+    let mut left = iters;
+    while left > 0 {
+        let n = left.min(CHILDREN);
+        parent(n);
+        left -= n;
+    }
+    start.elapsed()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Set-up of each library.
+
+fn otel_provider(sampler: opentelemetry_sdk::trace::Sampler) -> SdkTracerProvider {
+    let processor = BatchSpanProcessor::builder(CountingExporter)
+        .with_batch_config(
+            BatchConfigBuilder::default()
+                .with_max_queue_size(QUEUE)
+                .build(),
+        )
+        .build();
+    SdkTracerProvider::builder()
+        .with_sampler(sampler)
+        .with_span_processor(processor)
+        .build()
+}
+
+fn tracewire_config() -> Config {
+    Config::default()
+        .with_exporter(NoopExporter)
+        .with_diagnostics(DiagLevel::None)
+        .with_thread_buffer_size(THREAD_BUFFER)
+        .with_max_queue_size(QUEUE)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The operations, one function per library and case, so every variant runs the same code.
+
+fn tw_child(children: u64) {
+    let parent = tracewire::span("parent");
+    let entered = parent.enter();
+    for _ in 0..children {
+        black_box(tracewire::span("child")).end();
+    }
+    drop(entered);
+    parent.end();
+}
+
+fn otel_child(tracer: &SdkTracer, children: u64) {
+    let parent = Context::current_with_span(tracer.start("parent"));
+    for _ in 0..children {
+        black_box(tracer.start_with_context("child", &parent)).end();
+    }
+}
+
+fn fastrace_child(children: u64) {
+    let root = FastSpan::root("parent", FastContext::random());
+    let _local = root.set_local_parent();
+    for _ in 0..children {
+        drop(black_box(LocalSpan::enter_with_local_parent("child")));
+    }
+}
+
+fn tw_root() {
+    black_box(tracewire::span("root")).end();
+}
+
+fn otel_root(tracer: &SdkTracer) {
+    black_box(tracer.start_with_context("root", &Context::new())).end();
+}
+
+fn fastrace_root() {
+    drop(black_box(FastSpan::root("root", FastContext::random())));
+}
+
+fn tw_attrs(children: u64) {
+    let parent = tracewire::span("parent");
+    let entered = parent.enter();
+    for _ in 0..children {
+        let span = tracewire::span("query");
+        span.set_attribute("http.status_code", 200_i64);
+        span.set_attribute("sample.ratio", 0.25_f64);
+        span.set_attribute("cache.hit", true);
+        span.set_attribute("db.system", "postgresql");
+        span.add_event("retry", Vec::new());
+        black_box(span).end();
+    }
+    drop(entered);
+    parent.end();
+}
+
+fn otel_attrs(tracer: &SdkTracer, children: u64) {
+    let parent = Context::current_with_span(tracer.start("parent"));
+    for _ in 0..children {
+        let mut span = tracer.start_with_context("query", &parent);
+        span.set_attribute(OtelKeyValue::new("http.status_code", 200_i64));
+        span.set_attribute(OtelKeyValue::new("sample.ratio", 0.25_f64));
+        span.set_attribute(OtelKeyValue::new("cache.hit", true));
+        span.set_attribute(OtelKeyValue::new("db.system", "postgresql"));
+        span.add_event("retry", Vec::new());
+        black_box(span).end();
+    }
+}
+
+fn fastrace_attrs(children: u64) {
+    let root = FastSpan::root("parent", FastContext::random());
+    let _local = root.set_local_parent();
+    for _ in 0..children {
+        let span = LocalSpan::enter_with_local_parent("query").with_properties(|| {
+            [
+                ("http.status_code", 200_i64.to_string()),
+                ("sample.ratio", 0.25_f64.to_string()),
+                ("cache.hit", true.to_string()),
+                ("db.system", "postgresql".to_owned()),
+            ]
+        });
+        LocalSpan::add_event(fastrace::Event::new("retry"));
+        drop(black_box(span));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Groups.
+
+fn disabled(c: &mut Criterion) {
+    use Lib::{Fastrace, Otel, Tracewire};
+    let mut g = Group::new(c, "disabled", false);
+
+    // Before anything is initialised: tracewire is off, fastrace has no reporter.
+    g.case(Tracewire, "tracewire_off", false, one, |n| {
+        timed(n, tw_root)
+    });
+    g.case(Fastrace, "fastrace_no_reporter", false, one, |n| {
+        timed(n, fastrace_root)
+    });
+    g.case(Fastrace, "fastrace_no_local_parent", false, one, |n| {
+        timed(n, || {
+            drop(black_box(LocalSpan::enter_with_local_parent("child")))
+        })
+    });
+    g.case(Fastrace, "fastrace_unsampled_root", false, one, |n| {
+        timed(n, || {
+            drop(black_box(FastSpan::root(
+                "root",
+                FastContext::random().sampled(false),
+            )))
+        })
+    });
+
+    let noop = opentelemetry::trace::noop::NoopTracerProvider::new().tracer("bench");
+    g.case(Otel, "opentelemetry_noop_tracer", false, one, |n| {
+        timed(n, || {
+            black_box(noop.start_with_context("root", &Context::new())).end()
+        })
+    });
+    let provider = otel_provider(opentelemetry_sdk::trace::Sampler::AlwaysOff);
+    let tracer = provider.tracer("bench");
+    g.otel = Some(&provider);
+    g.case(Otel, "opentelemetry_sdk_always_off", false, one, |n| {
+        timed(n, || otel_root(&tracer))
+    });
+    g.otel = None;
+
+    let guard = tracewire_config()
+        .with_sampler(Sampler::AlwaysOff)
+        .init()
+        .expect("init tracewire");
+    g.case(Tracewire, "tracewire_always_off", false, one, |n| {
+        timed(n, tw_root)
+    });
+    drop(guard);
+    g.finish();
+    let _ = provider.shutdown();
+}
+
+fn enabled(c: &mut Criterion) {
+    use Lib::{Fastrace, Otel, Tracewire};
+    fastrace::set_reporter(CountingReporter, fastrace::collector::Config::default());
+    let provider = otel_provider(opentelemetry_sdk::trace::Sampler::AlwaysOn);
+    let tracer = provider.tracer("bench");
+    let guard = tracewire_config().init().expect("init tracewire");
+
+    for batched in [false, true] {
+        let mut g = Group::new(c, "child_span", batched).with_otel(&provider);
+        g.case(Tracewire, "tracewire", true, with_parents, |n| {
+            timed_children(n, tw_child)
+        });
+        g.case(Otel, "opentelemetry_sdk", true, with_parents, |n| {
+            timed_children(n, |k| otel_child(&tracer, k))
+        });
+        g.case(Fastrace, "fastrace", true, with_parents, |n| {
+            timed_children(n, fastrace_child)
+        });
+        g.finish();
+    }
+
+    for batched in [false, true] {
+        let mut g = Group::new(c, "root_span", batched).with_otel(&provider);
+        g.case(Tracewire, "tracewire", true, one, |n| timed(n, tw_root));
+        g.case(Otel, "opentelemetry_sdk", true, one, |n| {
+            timed(n, || otel_root(&tracer))
+        });
+        g.case(Fastrace, "fastrace", true, one, |n| timed(n, fastrace_root));
+        g.finish();
+    }
+
+    for batched in [false, true] {
+        let mut g = Group::new(c, "span_4_attrs_1_event", batched).with_otel(&provider);
+        g.case(Tracewire, "tracewire", true, with_parents, |n| {
+            timed_children(n, tw_attrs)
+        });
+        g.case(Otel, "opentelemetry_sdk", true, with_parents, |n| {
+            timed_children(n, |k| otel_attrs(&tracer, k))
+        });
+        g.case(Fastrace, "fastrace", true, with_parents, |n| {
+            timed_children(n, fastrace_attrs)
+        });
+        g.finish();
+    }
+
+    drop(guard);
+    let _ = provider.shutdown();
+    print_table();
+}
+
+/// The closing table: mean ns per iteration, the ratio to tracewire's case in the same group and
+/// variant, and how many of the spans created were exported.
+fn print_table() {
+    let rows = ROWS.lock().unwrap();
+    if rows.is_empty() {
+        return;
+    }
+    let base = |row: &Row| {
+        let name = match (row.group, row.case.ends_with("/batched")) {
+            ("disabled", _) => "tracewire_off",
+            (_, true) => "tracewire/batched",
+            (_, false) => "tracewire",
+        };
+        rows.iter()
+            .find(|r| r.group == row.group && r.case == name)
+            .map(|r| r.ns_per_iter)
+    };
+    eprintln!(
+        "\nmean ns per iteration (criterion's warm-up included), ratio to tracewire in the same group"
+    );
+    eprintln!(
+        "{:<21} {:<35} {:>9} {:>9} {:>22}",
+        "group", "case", "ns/iter", "ratio", "exported/created"
+    );
+    let mut last = "";
+    for row in rows.iter() {
+        if row.group != last {
+            eprintln!("{}", "-".repeat(100));
+            last = row.group;
+        }
+        let ratio = match base(row) {
+            Some(b) if b > 0.0 => format!("{:.2}x", row.ns_per_iter / b),
+            _ => "-".to_owned(),
+        };
+        let exported = match row.exported {
+            Some((exported, created)) => format!("{exported}/{created}"),
+            None => "-".to_owned(),
+        };
+        eprintln!(
+            "{:<21} {:<35} {:>9.1} {ratio:>9} {exported:>22}",
+            row.group, row.case, row.ns_per_iter
+        );
+    }
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    targets = disabled, enabled
+}
+criterion_main!(benches);

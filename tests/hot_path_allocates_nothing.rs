@@ -1,0 +1,118 @@
+//! Recording spans on the hot path allocates nothing: not when tracing is off, not for unsampled
+//! spans, and not for sampled spans with a static name, up to four attributes and one event once
+//! the thread's recycled records are warm. A counting global allocator (this test binary's own)
+//! counts the allocations made by the test thread; the export thread's are not counted.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::Mutex;
+
+use tracewire::{Config, DiagLevel, ExporterKind, Sampler};
+
+struct CountingAllocator;
+
+thread_local! {
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+// SAFETY: defers to the system allocator; the thread-locals it touches are const-initialised and
+// have no destructor, so touching them never allocates.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = COUNTING.try_with(|counting| {
+            if counting.get() {
+                let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+            }
+        });
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
+
+/// Allocations made by this thread while running `f`.
+fn allocations_in(f: impl FnOnce()) -> u64 {
+    ALLOCATIONS.with(|n| n.set(0));
+    COUNTING.with(|c| c.set(true));
+    f();
+    COUNTING.with(|c| c.set(false));
+    ALLOCATIONS.with(Cell::get)
+}
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn record_spans(count: usize) {
+    let parent = tracewire::span("parent");
+    let _entered = parent.enter();
+    for i in 0..count {
+        let span = tracewire::span("child");
+        span.set_attribute("index", i as i64);
+        span.set_attribute("ratio", 0.5);
+        span.set_attribute("cached", true);
+        span.set_attribute("kind", "static");
+        span.add_event("step", Vec::new());
+        span.end();
+    }
+}
+
+#[test]
+fn disabled_tracing_allocates_nothing() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // No init at all.
+    assert_eq!(allocations_in(|| record_spans(1_000)), 0);
+    // Disabled by configuration.
+    let guard = Config::default().with_disabled(true).init().expect("init");
+    assert_eq!(allocations_in(|| record_spans(1_000)), 0);
+    drop(guard);
+}
+
+#[test]
+fn unsampled_spans_allocate_nothing() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let guard = Config::default()
+        .with_exporter_kind(ExporterKind::None)
+        .with_sampler(Sampler::AlwaysOff)
+        .init()
+        .expect("init");
+    // The first span of the thread registers its counters (once per thread).
+    record_spans(1);
+    assert_eq!(allocations_in(|| record_spans(1_000)), 0);
+    assert_eq!(tracewire::stats().spans_started, 0);
+    drop(guard);
+}
+
+#[test]
+fn sampled_spans_allocate_nothing_once_warm() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let guard = Config::default()
+        .with_exporter_kind(ExporterKind::None)
+        .with_diagnostics(DiagLevel::None)
+        .with_thread_buffer_size(1024)
+        .init()
+        .expect("init");
+    // Warm-up: the thread's rings and its first records are allocated once, then the export
+    // thread hands emptied records back.
+    for _ in 0..4 {
+        record_spans(500);
+        tracewire::force_flush().expect("flush");
+    }
+    // Fewer spans than the buffer holds, so the recycled records cover every one of them.
+    let allocations = allocations_in(|| record_spans(500));
+    tracewire::force_flush().expect("flush");
+    let stats = tracewire::stats();
+    assert_eq!(
+        allocations, 0,
+        "sampled spans allocated on the recording thread"
+    );
+    assert_eq!(stats.dropped(), 0, "{stats:?}");
+    assert_eq!(stats.spans_exported, stats.spans_ended, "{stats:?}");
+    drop(guard);
+}
