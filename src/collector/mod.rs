@@ -12,6 +12,7 @@
 //! right after [`force_flush`](crate::force_flush) returns, if no other thread ends spans meanwhile.
 
 mod convert;
+mod queue;
 mod stats;
 pub(crate) mod worker;
 

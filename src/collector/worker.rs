@@ -21,7 +21,6 @@
 //! current-thread runtime (where blocking on the application's runtime would deadlock) or a
 //! multi-thread one, and a slow collector never takes the application's worker threads.
 
-use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
@@ -32,11 +31,11 @@ use std::time::Duration;
 use opentelemetry::InstrumentationScope;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::SpanData;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::time::Instant;
 
 use super::convert::Conversion;
+use super::queue::BatchQueue;
 use super::{GLOBAL, LAST_EXPORT_ERROR, RingPair, WAKE};
 use crate::config::{ExporterSettings, SpanLimits};
 use crate::diag::diag;
@@ -208,7 +207,7 @@ struct Worker {
     settings: Settings,
     conversion: Conversion,
     rings: Vec<RingPair>,
-    queue: VecDeque<SpanData>,
+    queue: BatchQueue,
     /// Spans taken from thread buffers so far.
     taken: u64,
 }
@@ -223,11 +222,12 @@ impl Worker {
             limits: settings.limits,
             scope,
         };
+        let queue = BatchQueue::new(settings.max_export_batch_size);
         Worker {
             settings,
             conversion,
             rings: Vec::new(),
-            queue: VecDeque::new(),
+            queue,
             taken: 0,
         }
     }
@@ -276,7 +276,7 @@ impl Worker {
                     break;
                 };
                 let (data, extras) = self.conversion.convert(record);
-                self.queue.push_back(data);
+                self.queue.push(data);
                 // Back to its thread for reuse; if that ring is full (or the thread gone), freed.
                 if let Some(extras) = extras {
                     let _ = ring.free.push(extras);
@@ -309,13 +309,11 @@ impl Worker {
             let now = Instant::now();
             let flushing = !waiters.is_empty() || shutdown.is_some();
             if in_flight.is_none()
-                && !self.queue.is_empty()
-                && (self.queue.len() >= self.settings.max_export_batch_size
-                    || now >= next_export
-                    || flushing)
+                && (self.queue.has_full_batch()
+                    || (!self.queue.is_empty() && (now >= next_export || flushing)))
+                && let Some(batch) = self.queue.pop_batch()
             {
-                let count = self.settings.max_export_batch_size.min(self.queue.len());
-                let batch: Vec<SpanData> = self.queue.drain(..count).collect();
+                let count = batch.len();
                 GLOBAL.export_requests.fetch_add(1, Ordering::Relaxed);
                 let export = tokio::time::timeout(
                     self.settings.export_timeout,
@@ -432,8 +430,7 @@ impl Worker {
     /// Drops and counts everything still queued or buffered, plus `in_flight` spans of an abandoned
     /// export; returns how many.
     fn abandon(&mut self, in_flight: u64) -> u64 {
-        let mut left = in_flight + self.queue.len() as u64;
-        self.queue.clear();
+        let mut left = in_flight + self.queue.clear() as u64;
         for ring in &mut self.rings {
             // Bounded by what is there now: a thread may still be pushing.
             for _ in 0..ring.records.slots() {

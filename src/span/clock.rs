@@ -79,7 +79,7 @@ pub(crate) struct Converter {
 #[derive(Debug, Clone, Copy)]
 struct Anchor {
     ticks: u64,
-    unix_nanos: i128,
+    unix_nanos: i64,
     mono: Instant,
 }
 
@@ -89,7 +89,7 @@ impl Anchor {
         let ticks = now().0;
         let unix_nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as i128);
+            .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
         Anchor {
             ticks,
             unix_nanos,
@@ -126,10 +126,11 @@ impl Converter {
 
     /// The Unix time of `ticks`.
     pub(crate) fn to_system_time(&self, ticks: Ticks) -> SystemTime {
-        let delta_ticks = ticks.0 as i128 - self.latest.ticks as i128;
-        let delta_nanos = (delta_ticks as f64 * self.nanos_per_tick) as i128;
-        let unix = (self.latest.unix_nanos + delta_nanos).max(0);
-        UNIX_EPOCH + std::time::Duration::from_nanos(u64::try_from(unix).unwrap_or(u64::MAX))
+        // Spans are recent, so the difference fits an i64 and the float keeps nanosecond precision.
+        let delta_ticks = ticks.0.wrapping_sub(self.latest.ticks) as i64;
+        let delta_nanos = (delta_ticks as f64 * self.nanos_per_tick) as i64;
+        let unix = self.latest.unix_nanos.saturating_add(delta_nanos).max(0);
+        UNIX_EPOCH + std::time::Duration::from_nanos(unix as u64)
     }
 }
 
