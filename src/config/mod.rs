@@ -590,7 +590,7 @@ impl Config {
     }
 
     /// Which of tracewire's own diagnostics (export failures, dropped spans) are written to standard
-    /// error (`OTEL_LOG_LEVEL`). They are rate-limited; [`DiagLevel::None`](crate::DiagLevel::None)
+    /// error (`OTEL_LOG_LEVEL`). They are rate-limited; [`DiagLevel::None`]
     /// silences them.
     ///
     /// # Examples

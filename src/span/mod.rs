@@ -272,6 +272,7 @@ impl Span {
     /// let span = tracewire::Span::none();
     /// assert!(!span.is_recording() && !span.context().is_valid());
     /// ```
+    #[inline]
     pub const fn none() -> Span {
         Span {
             ctx: SpanContext::NONE,
@@ -520,6 +521,7 @@ impl Span {
     /// let span = tracewire::span("step");
     /// span.end();
     /// ```
+    #[inline]
     pub fn end(self) {
         drop(self);
     }
