@@ -571,3 +571,24 @@ impl Default for Span {
         Span::none()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_and_builders_can_move_to_other_threads() {
+        fn send<T: Send>() {}
+        send::<Span>();
+        send::<SpanBuilder>();
+    }
+
+    #[test]
+    fn a_span_that_never_started_records_nothing() {
+        let span = Span::none();
+        span.set_attribute("k", 1_i64);
+        span.set_status(Status::error("x"));
+        assert!(!span.is_recording());
+        assert!(!span.context().is_valid());
+    }
+}
