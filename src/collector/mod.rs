@@ -72,7 +72,11 @@ pub(crate) fn set_accepting(accepting: bool) {
 }
 
 /// Counters written by one thread only (so a relaxed load and store, no read-modify-write).
+///
+/// Aligned to two cache lines so that no other data shares them: a neighbour written by another
+/// thread would make every count a cache miss (false sharing).
 #[derive(Debug, Default)]
+#[repr(align(128))]
 pub(crate) struct ThreadCounters {
     started: AtomicU64,
     not_sampled: AtomicU64,

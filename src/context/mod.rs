@@ -145,7 +145,9 @@ impl fmt::Debug for TraceState {
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct SpanContext {
-    trace_id: TraceId,
+    /// The trace id as its high and low halves: the context stays 8-byte aligned and 40 bytes (a
+    /// `u128` field makes it 16-byte aligned and 48), and the hot path never converts it.
+    trace_id: [u64; 2],
     span_id: SpanId,
     flags: TraceFlags,
     remote: bool,
@@ -155,7 +157,7 @@ pub struct SpanContext {
 impl SpanContext {
     /// The invalid context: no trace. Spans started under it are roots.
     pub const NONE: SpanContext = SpanContext {
-        trace_id: TraceId::INVALID,
+        trace_id: [0, 0],
         span_id: SpanId::INVALID,
         flags: TraceFlags::NOT_SAMPLED,
         remote: false,
@@ -185,7 +187,7 @@ impl SpanContext {
         state: TraceState,
     ) -> SpanContext {
         SpanContext {
-            trace_id,
+            trace_id: split(trace_id),
             span_id,
             flags,
             remote,
@@ -201,7 +203,7 @@ impl SpanContext {
     /// assert_eq!(tracewire::SpanContext::NONE.trace_id(), tracewire::TraceId::INVALID);
     /// ```
     pub fn trace_id(&self) -> TraceId {
-        self.trace_id
+        TraceId::from((u128::from(self.trace_id[0]) << 64) | u128::from(self.trace_id[1]))
     }
 
     /// The span id (all zeros when invalid).
@@ -256,7 +258,7 @@ impl SpanContext {
     /// assert!(!tracewire::SpanContext::NONE.is_valid());
     /// ```
     pub fn is_valid(&self) -> bool {
-        self.trace_id != TraceId::INVALID && self.span_id != SpanId::INVALID
+        self.trace_id != [0, 0] && self.span_id != SpanId::INVALID
     }
 
     /// The trace state.
@@ -279,7 +281,7 @@ impl SpanContext {
     /// ```
     pub fn to_otel(&self) -> opentelemetry::trace::SpanContext {
         opentelemetry::trace::SpanContext::new(
-            self.trace_id,
+            self.trace_id(),
             self.span_id,
             self.flags,
             self.remote,
@@ -297,7 +299,7 @@ impl SpanContext {
     /// ```
     pub fn from_otel(ctx: &opentelemetry::trace::SpanContext) -> SpanContext {
         SpanContext {
-            trace_id: ctx.trace_id(),
+            trace_id: split(ctx.trace_id()),
             span_id: ctx.span_id(),
             flags: ctx.trace_flags(),
             remote: ctx.is_remote(),
@@ -331,7 +333,7 @@ impl SpanContext {
     }
 
     pub(crate) fn new_local(
-        trace_id: TraceId,
+        trace_id: [u64; 2],
         span_id: SpanId,
         sampled: bool,
         state: TraceState,
@@ -351,6 +353,21 @@ impl SpanContext {
     }
 }
 
+/// The trace id's high and low halves.
+#[inline]
+fn split(trace_id: TraceId) -> [u64; 2] {
+    let id = u128::from_be_bytes(trace_id.to_bytes());
+    [(id >> 64) as u64, id as u64]
+}
+
+impl SpanContext {
+    /// The trace id's high and low halves, as the hot path keeps them.
+    #[inline]
+    pub(crate) fn trace_id_halves(&self) -> [u64; 2] {
+        self.trace_id
+    }
+}
+
 impl Default for SpanContext {
     fn default() -> Self {
         SpanContext::NONE
@@ -360,7 +377,7 @@ impl Default for SpanContext {
 impl fmt::Debug for SpanContext {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SpanContext")
-            .field("trace_id", &format_args!("{}", self.trace_id))
+            .field("trace_id", &format_args!("{}", self.trace_id()))
             .field("span_id", &format_args!("{}", self.span_id))
             .field("sampled", &self.is_sampled())
             .field("remote", &self.remote)

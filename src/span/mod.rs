@@ -291,7 +291,7 @@ impl Span {
         let (trace_id, parent_span_id, parent_remote, state, parent_sampled) = if parent.is_valid()
         {
             (
-                parent.trace_id(),
+                parent.trace_id_halves(),
                 parent.span_id(),
                 parent.is_remote(),
                 parent.trace_state().clone(),
@@ -306,7 +306,7 @@ impl Span {
                 None,
             )
         };
-        let sampled = collector::sampler().should_sample(trace_id, parent_sampled);
+        let sampled = collector::sampler().should_sample(trace_id[1], parent_sampled);
         let ctx = SpanContext::new_local(trace_id, ids::span_id(), sampled, state);
         if !sampled {
             collector::count_not_sampled();
