@@ -96,6 +96,8 @@ pub(crate) fn install(config: Config) -> Result<Guard, InitError> {
         limits: span_limits,
         resource,
     };
+    // Spans that ended during the previous shutdown, after its last look, belong to that session.
+    collector::sweep_pending();
     let handle = worker::spawn(settings, exporter)?;
     collector::reset_stats();
     collector::set_accepting(true);

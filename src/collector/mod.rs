@@ -122,11 +122,17 @@ pub(crate) static LAST_EXPORT_ERROR: Mutex<Option<String>> = Mutex::new(None);
 
 /// The background thread's ends of one thread's two rings.
 pub(crate) struct RingPair {
+    /// Unique per ring, so a flush can name the rings it waits for.
+    pub(crate) id: u64,
+    /// Records taken from `records` so far.
+    pub(crate) popped: u64,
     /// Finished spans, from the thread.
     pub(crate) records: Consumer<SpanRecord>,
     /// Emptied extras, back to the thread for its next spans.
     pub(crate) free: Producer<Box<Extras>>,
 }
+
+static NEXT_RING_ID: AtomicU64 = AtomicU64::new(0);
 
 /// Rings waiting to be picked up by the background thread, and every thread's counters.
 struct Registry {
@@ -186,7 +192,13 @@ impl ThreadBuffer {
         let capacity = THREAD_BUFFER_SIZE.load(Ordering::Relaxed);
         let (producer, records) = RingBuffer::new(capacity);
         let (free, recycled) = RingBuffer::new(capacity);
-        registry().pending.push(RingPair { records, free });
+        let id = NEXT_RING_ID.fetch_add(1, Ordering::Relaxed);
+        registry().pending.push(RingPair {
+            id,
+            popped: 0,
+            records,
+            free,
+        });
         // Dropping the old producer, if any, lets the worker drain and forget its ring.
         self.producer = Some(producer);
         self.free = Some(recycled);
@@ -319,6 +331,24 @@ pub(crate) fn return_rings(rings: Vec<RingPair>) {
     registry().pending.extend(rings);
 }
 
+/// Counts as dropped at shutdown, and discards, what was pushed into rings that no background thread
+/// drains: spans that ended while tracing shut down, after its last look. Called when no worker runs,
+/// so that they are counted in this session and never exported by the next one.
+pub(crate) fn sweep_pending() {
+    let mut registry = registry();
+    let mut swept = 0;
+    for ring in &mut registry.pending {
+        // Bounded by what is there now.
+        for _ in 0..ring.records.slots() {
+            if ring.records.pop().is_err() {
+                break;
+            }
+            swept += 1;
+        }
+    }
+    GLOBAL.dropped_shutdown.fetch_add(swept, Ordering::Relaxed);
+}
+
 fn raw_stats(registry: &Registry) -> Stats {
     let mut total = registry.retired.clone();
     for counters in &registry.threads {
@@ -354,6 +384,9 @@ pub(crate) fn reset_stats() {
 /// # }
 /// ```
 pub fn stats() -> Stats {
+    if !ACCEPTING.load(Ordering::Acquire) {
+        sweep_pending();
+    }
     let registry = registry();
     let mut stats = raw_stats(&registry).since(&registry.baseline);
     stats.queued = GLOBAL.queued.load(Ordering::Relaxed);

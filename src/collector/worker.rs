@@ -198,11 +198,19 @@ struct InFlight<'a> {
     spans: usize,
 }
 
-/// A flush or shutdown waiting for the spans buffered when it arrived.
+/// A flush or shutdown waiting for the spans buffered or queued when it arrived.
+///
+/// It is exact under load: it waits for the records that were in each ring when it arrived (not
+/// for any records, which could be other threads' newer ones), then for every span taken up to
+/// that point to be exported, which the FIFO queue makes a single number.
 struct Waiter {
     reply: Reply,
-    /// Done when this many spans have been taken from the thread buffers.
-    target: u64,
+    /// `(ring id, pop count)`: rings still to be drained up to that count.
+    rings: Vec<(u64, u64)>,
+    /// Once `rings` is empty: the spans taken so far, all of which must be exported.
+    taken: Option<u64>,
+    /// Failed exports when it arrived; more by the time it is answered make the answer an error.
+    failures: u64,
 }
 
 struct Worker {
@@ -212,6 +220,9 @@ struct Worker {
     queue: BatchQueue,
     /// Spans taken from thread buffers so far.
     taken: u64,
+    /// Failed exports so far, and the last one's message.
+    failures: u64,
+    last_failure: String,
 }
 
 impl Worker {
@@ -231,6 +242,8 @@ impl Worker {
             rings: Vec::new(),
             queue,
             taken: 0,
+            failures: 0,
+            last_failure: String::new(),
         }
     }
 
@@ -239,16 +252,60 @@ impl Worker {
         mut exporter: Box<dyn DynExporter>,
         control: UnboundedReceiver<Control>,
     ) {
-        let (reply, result) = self.serve(&*exporter, control).await;
-        let shutdown =
-            exporter.shutdown_boxed(self.settings.export_timeout.min(Duration::from_secs(5)));
-        if let Err(e) = shutdown {
+        let (reply, result, deadline) = self.serve(&*exporter, control).await;
+        // Whatever time the shutdown deadline leaves, and no more.
+        let left = deadline.saturating_duration_since(Instant::now());
+        if let Err(e) = exporter.shutdown_boxed(left.min(self.settings.export_timeout)) {
             diag!(Warn, "the exporter reported an error on shutdown: {e}");
         }
+        // Spans that ended during shutdown, after the last drain, are counted here.
+        self.abandon(0);
         GLOBAL.queued.store(0, Ordering::Relaxed);
         super::return_rings(std::mem::take(&mut self.rings));
         if let Some(reply) = reply {
             let _ = reply.try_send(result);
+        }
+    }
+
+    /// A waiter for what is buffered or queued now.
+    fn waiter(&self, reply: Reply) -> Waiter {
+        let rings = self
+            .rings
+            .iter()
+            .filter(|ring| ring.records.slots() > 0)
+            .map(|ring| (ring.id, ring.popped + ring.records.slots() as u64))
+            .collect();
+        Waiter {
+            reply,
+            rings,
+            taken: None,
+            failures: self.failures,
+        }
+    }
+
+    /// Notes which of the waiter's rings have been drained far enough; true when every span it
+    /// waits for is exported (or failed).
+    fn is_done(&self, waiter: &mut Waiter, completed: u64) -> bool {
+        if waiter.taken.is_none() {
+            waiter.rings.retain(|(id, target)| {
+                // A ring that is gone was drained to its end.
+                self.rings
+                    .iter()
+                    .any(|ring| ring.id == *id && ring.popped < *target)
+            });
+            if waiter.rings.is_empty() {
+                waiter.taken = Some(self.taken);
+            }
+        }
+        waiter.taken.is_some_and(|taken| completed >= taken)
+    }
+
+    /// The answer for a waiter: an error if an export failed since it arrived.
+    fn answer(&self, waiter: &Waiter) -> Result<(), String> {
+        if self.failures > waiter.failures {
+            Err(self.last_failure.clone())
+        } else {
+            Ok(())
         }
     }
 
@@ -277,6 +334,7 @@ impl Worker {
                 let Ok(record) = ring.records.pop() else {
                     break;
                 };
+                ring.popped += 1;
                 let (data, extras) = self.conversion.convert(record);
                 self.queue.push(data);
                 // Back to its thread for reuse; if that ring is full (or the thread gone), freed.
@@ -300,11 +358,12 @@ impl Worker {
         &mut self,
         exporter: &dyn DynExporter,
         mut control: UnboundedReceiver<Control>,
-    ) -> (Option<Reply>, Result<(), String>) {
+    ) -> (Option<Reply>, Result<(), String>, Instant) {
         let mut in_flight: Option<InFlight<'_>> = None;
         let mut waiters: Vec<Waiter> = Vec::new();
         let mut shutdown: Option<(Instant, Waiter)> = None;
-        let mut failure: Option<String> = None;
+        // Once the control channel is closed, `recv` is always ready: stop polling it.
+        let mut closed = false;
         let mut next_export = Instant::now() + self.settings.schedule_delay;
         loop {
             self.drain();
@@ -326,30 +385,27 @@ impl Worker {
                     spans: count,
                 });
             }
-            let exporting = in_flight.as_ref().map_or(0, |f| f.spans);
-            let buffered = self.buffered();
-            GLOBAL.queued.store(
-                (self.queue.len() + exporting) as u64 + buffered,
-                Ordering::Relaxed,
-            );
+            let exporting = in_flight.as_ref().map_or(0, |f| f.spans) as u64;
+            let queued = self.queue.len() as u64 + exporting;
+            GLOBAL
+                .queued
+                .store(queued + self.buffered(), Ordering::Relaxed);
 
             // Answer the flushes whose spans have all been exported (or have failed).
-            if in_flight.is_none() && self.queue.is_empty() {
-                let taken = self.taken;
-                let result: Result<(), String> = failure.clone().map_or(Ok(()), Err);
-                waiters.retain(|waiter| {
-                    if waiter.target > taken {
-                        return true;
-                    }
-                    let _ = waiter.reply.try_send(result.clone());
-                    false
-                });
-                if waiters.is_empty() {
-                    failure = None;
+            let completed = self.taken - queued;
+            waiters.retain_mut(|waiter| {
+                let done = self.is_done(waiter, completed);
+                if done {
+                    let _ = waiter.reply.try_send(self.answer(waiter));
                 }
-                if let Some((_, waiter)) = shutdown.take_if(|(_, waiter)| waiter.target <= taken) {
-                    return (Some(waiter.reply), result);
+                !done
+            });
+            if let Some((deadline, mut waiter)) = shutdown.take() {
+                if in_flight.is_none() && self.is_done(&mut waiter, completed) {
+                    let answer = self.answer(&waiter);
+                    return (Some(waiter.reply), answer, deadline);
                 }
+                shutdown = Some((deadline, waiter));
             }
 
             let wake_at = if in_flight.is_some() || self.queue.is_empty() {
@@ -360,21 +416,20 @@ impl Worker {
             let deadline = shutdown.as_ref().map(|(deadline, _)| *deadline);
             tokio::select! {
                 biased;
-                message = control.recv() => {
-                    let target = self.taken + self.buffered();
-                    match message {
-                        Some(Control::Flush(reply)) => waiters.push(Waiter { reply, target }),
-                        Some(Control::Shutdown { deadline, reply }) => {
-                            shutdown = Some((Instant::from_std(deadline), Waiter { reply, target }));
-                        }
-                        // The handle is gone without a shutdown: finish what is buffered, quickly.
-                        None if shutdown.is_none() => {
-                            let (reply, _) = sync_channel(1);
-                            shutdown = Some((now + Duration::from_secs(1), Waiter { reply, target }));
-                        }
-                        None => {}
+                message = control.recv(), if !closed => match message {
+                    Some(Control::Flush(reply)) => waiters.push(self.waiter(reply)),
+                    Some(Control::Shutdown { deadline, reply }) => {
+                        shutdown = Some((Instant::from_std(deadline), self.waiter(reply)));
                     }
-                }
+                    None => {
+                        closed = true;
+                        // The handle is gone without a shutdown: finish what is there, quickly.
+                        if shutdown.is_none() {
+                            let (reply, _) = sync_channel(1);
+                            shutdown = Some((now + Duration::from_secs(1), self.waiter(reply)));
+                        }
+                    }
+                },
                 result = async {
                     match in_flight.as_mut() {
                         Some(flight) => flight.export.as_mut().await,
@@ -382,9 +437,7 @@ impl Worker {
                     }
                 }, if in_flight.is_some() => {
                     let spans = in_flight.take().map_or(0, |flight| flight.spans);
-                    if let Err(message) = self.finish_export(result, spans) {
-                        failure = Some(message);
-                    }
+                    self.finish_export(result, spans);
                     next_export = Instant::now() + self.settings.schedule_delay;
                 }
                 () = tokio::time::sleep_until(deadline.unwrap_or(now)), if deadline.is_some() => {
@@ -395,8 +448,11 @@ impl Worker {
                     for waiter in waiters.drain(..) {
                         let _ = waiter.reply.try_send(Err(message.clone()));
                     }
-                    let reply = shutdown.take().map(|(_, waiter)| waiter.reply);
-                    return (reply, Err(message));
+                    let (deadline, waiter) = match shutdown.take() {
+                        Some((deadline, waiter)) => (deadline, Some(waiter.reply)),
+                        None => (now, None),
+                    };
+                    return (waiter, Err(message), deadline);
                 }
                 () = WAKE.notified() => {}
                 () = tokio::time::sleep_until(wake_at) => {}
@@ -404,16 +460,16 @@ impl Worker {
         }
     }
 
-    /// Counts the result of one export.
+    /// Counts the result of one export; a failure is remembered for the flushes waiting.
     fn finish_export(
-        &self,
+        &mut self,
         result: Result<OTelSdkResult, tokio::time::error::Elapsed>,
         spans: usize,
-    ) -> Result<(), String> {
+    ) {
         let message = match result {
             Ok(Ok(())) => {
                 GLOBAL.exported.fetch_add(spans as u64, Ordering::Relaxed);
-                return Ok(());
+                return;
             }
             Ok(Err(e)) => e.to_string(),
             Err(_) => format!("export timed out after {:?}", self.settings.export_timeout),
@@ -426,7 +482,8 @@ impl Worker {
         if let Ok(mut last) = LAST_EXPORT_ERROR.lock() {
             *last = Some(message.clone());
         }
-        Err(message)
+        self.failures += 1;
+        self.last_failure = message;
     }
 
     /// Drops and counts everything still queued or buffered, plus `in_flight` spans of an abandoned
