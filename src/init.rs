@@ -30,7 +30,9 @@ fn installed() -> MutexGuard<'static, Option<Installed>> {
 /// Starts tracing, configured from the `OTEL_*` environment variables (see
 /// [`Config`] for the list), and returns the [`Guard`] that keeps it running.
 ///
-/// Equivalent to `Config::from_env()?.init()`; use [`Config`] to set things in code.
+/// Equivalent to `Config::from_env()?.init()`; use [`Config`] to set things in code. It starts
+/// tracewire's export thread and waits until its exporter is built (and, on machines where spans are
+/// timed with the TSC, until the clock rate is calibrated: about 2 ms).
 ///
 /// # Errors
 ///

@@ -1,14 +1,12 @@
 //! Turning a finished span's record into OTLP-ready [`SpanData`], on the background thread.
 
-use std::collections::HashSet;
-
 use opentelemetry::trace::{Event, Link, Status};
 use opentelemetry::{Array, InstrumentationScope, KeyValue, StringValue, Value};
 use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
 
 use crate::config::SpanLimits;
 use crate::span::clock::Converter;
-use crate::span::record::{Extras, SpanRecord};
+use crate::span::record::{Extras, SpanRecord, keep_last_of_each_key};
 
 /// Everything conversion needs besides the record.
 pub(crate) struct Conversion {
@@ -39,8 +37,9 @@ impl Conversion {
         let Some(mut extras) = rec.extras else {
             return (data, None);
         };
+        let kept = keep_last_of_each_key(&mut extras.attributes);
+        extras.attributes.truncate(kept);
         let mut attributes: Vec<KeyValue> = extras.attributes.drain(..).collect();
-        keep_last_of_each_key(&mut attributes);
         self.truncate_values(&mut attributes);
         data.attributes = attributes;
         data.dropped_attributes_count = std::mem::take(&mut extras.dropped_attributes);
@@ -113,60 +112,9 @@ fn truncated(value: &StringValue, max: usize) -> StringValue {
     StringValue::from(s[..end].to_owned())
 }
 
-/// Setting a key twice keeps the last value, where the first one stood.
-fn keep_last_of_each_key(attributes: &mut Vec<KeyValue>) {
-    if attributes.len() < 2 {
-        return;
-    }
-    let has_duplicates = if attributes.len() <= 16 {
-        attributes
-            .iter()
-            .enumerate()
-            .any(|(i, a)| attributes[..i].iter().any(|b| b.key == a.key))
-    } else {
-        let mut seen = HashSet::with_capacity(attributes.len());
-        !attributes.iter().all(|a| seen.insert(&a.key))
-    };
-    if !has_duplicates {
-        return;
-    }
-    let mut result: Vec<KeyValue> = Vec::with_capacity(attributes.len());
-    for attribute in attributes.drain(..) {
-        match result.iter_mut().find(|kept| kept.key == attribute.key) {
-            Some(kept) => kept.value = attribute.value,
-            None => result.push(attribute),
-        }
-    }
-    *attributes = result;
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn duplicate_keys_keep_the_last_value_in_the_first_place() {
-        let mut attributes = vec![
-            KeyValue::new("a", 1_i64),
-            KeyValue::new("b", 2_i64),
-            KeyValue::new("a", 3_i64),
-        ];
-        keep_last_of_each_key(&mut attributes);
-        assert_eq!(
-            attributes,
-            vec![KeyValue::new("a", 3_i64), KeyValue::new("b", 2_i64)]
-        );
-    }
-
-    #[test]
-    fn many_attributes_are_deduplicated_too() {
-        let mut attributes: Vec<KeyValue> = (0..40)
-            .map(|i| KeyValue::new(format!("k{}", i % 20), i64::from(i)))
-            .collect();
-        keep_last_of_each_key(&mut attributes);
-        assert_eq!(attributes.len(), 20);
-        assert_eq!(attributes[0], KeyValue::new("k0", 20_i64));
-    }
 
     #[test]
     fn truncation_respects_character_boundaries() {

@@ -15,8 +15,8 @@
 //! | `OTEL_RESOURCE_ATTRIBUTES` | [`Config::with_resource_attribute`] | none |
 //! | `OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG` | [`Config::with_sampler`] | `parentbased_always_on` |
 //! | `OTEL_TRACES_EXPORTER` | [`Config::with_exporter_kind`], [`Config::with_exporter`] | `otlp` |
-//! | `OTEL_EXPORTER_OTLP_PROTOCOL`, `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` | [`Config::with_protocol`] | `grpc` (`http/protobuf` if only the `otlp-http` feature is on) |
-//! | `OTEL_EXPORTER_OTLP_ENDPOINT` | [`Config::with_endpoint`] | `http://localhost:4317` (gRPC), `http://localhost:4318` (HTTP) |
+//! | `OTEL_EXPORTER_OTLP_PROTOCOL`, `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` | [`Config::with_protocol`] | `http/protobuf` (`grpc` if the `otlp-http` feature is off) |
+//! | `OTEL_EXPORTER_OTLP_ENDPOINT` | [`Config::with_endpoint`] | `http://localhost:4318` (HTTP, `/v1/traces` appended), `http://localhost:4317` (gRPC) |
 //! | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` | [`Config::with_traces_endpoint`] | derived from the endpoint |
 //! | `OTEL_EXPORTER_OTLP_HEADERS`, `OTEL_EXPORTER_OTLP_TRACES_HEADERS` | [`Config::with_header`] | none |
 //! | `OTEL_EXPORTER_OTLP_TIMEOUT`, `OTEL_EXPORTER_OTLP_TRACES_TIMEOUT` | [`Config::with_export_timeout`] | 10 s |
@@ -32,6 +32,11 @@
 //! | `OTEL_LOG_LEVEL` | [`Config::with_diagnostics`] | `warn` |
 //! | (none) | [`Config::with_shutdown_timeout`] | 5 s |
 //! | (none) | [`Config::with_thread_buffer_size`] | 1024 |
+//!
+//! The URL spans go to is the first of these that is set, so code wins here too: the traces
+//! endpoint from code, the endpoint from code, `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`,
+//! `OTEL_EXPORTER_OTLP_ENDPOINT`, the default of the protocol. A traces endpoint is used as given; for
+//! OTLP/HTTP, `/v1/traces` is appended to the others.
 
 mod env;
 mod resolve;
@@ -72,6 +77,21 @@ pub const DEFAULT_GRPC_ENDPOINT: &str = "http://localhost:4317";
 pub const DEFAULT_HTTP_ENDPOINT: &str = "http://localhost:4318";
 
 /// Which exporter the background thread sends finished spans to (`OTEL_TRACES_EXPORTER`).
+///
+/// # Examples
+///
+/// ```
+/// use tracewire::{Config, ExporterKind};
+///
+/// # fn main() -> Result<(), tracewire::InitError> {
+/// let _guard = Config::default().with_exporter_kind(ExporterKind::None).init()?;
+/// tracewire::span("work").end();
+/// tracewire::force_flush().ok();
+/// // The `none` exporter accepts the span and discards it: it counts as exported.
+/// assert_eq!(tracewire::stats().spans_exported, 1);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ExporterKind {
@@ -79,21 +99,47 @@ pub enum ExporterKind {
     Otlp,
     /// Human-readable trees on standard output (`console`).
     Console,
-    /// Spans are sampled and counted but not exported (`none`).
+    /// An exporter that accepts every batch and discards it (`none`): spans are sampled, batched
+    /// and counted in [`Stats::spans_exported`](crate::Stats::spans_exported), but sent nowhere.
     None,
 }
 
 /// The OTLP transport (`OTEL_EXPORTER_OTLP_PROTOCOL`).
+///
+/// The default is [`Protocol::HttpProtobuf`], as the OpenTelemetry specification recommends; a build
+/// without the `otlp-http` feature defaults to [`Protocol::Grpc`].
+///
+/// # Examples
+///
+/// ```
+/// use tracewire::{Config, Protocol};
+///
+/// // A collector that only listens for gRPC.
+/// let config = Config::default()
+///     .with_protocol(Protocol::Grpc)
+///     .with_endpoint("http://otel-collector:4317");
+/// # drop(config);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Protocol {
-    /// OTLP/gRPC (`grpc`, the default), port 4317. Needs the `otlp-grpc` feature.
+    /// OTLP/gRPC (`grpc`), port 4317. Needs the `otlp-grpc` feature.
     Grpc,
-    /// OTLP/HTTP with protobuf bodies (`http/protobuf`), port 4318. Needs the `otlp-http` feature.
+    /// OTLP/HTTP with protobuf bodies (`http/protobuf`, the default), port 4318. Needs the
+    /// `otlp-http` feature.
     HttpProtobuf,
 }
 
 /// Compression of OTLP requests (`OTEL_EXPORTER_OTLP_COMPRESSION`).
+///
+/// # Examples
+///
+/// ```
+/// use tracewire::{Compression, Config};
+///
+/// let config = Config::default().with_compression(Compression::Gzip);
+/// # drop(config);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Compression {
@@ -424,7 +470,7 @@ impl Config {
     /// # Examples
     ///
     /// ```
-    /// let config = tracewire::Config::default().with_endpoint("http://otel-collector:4317");
+    /// let config = tracewire::Config::default().with_endpoint("http://otel-collector:4318");
     /// # drop(config);
     /// ```
     pub fn with_endpoint(mut self, endpoint: impl Into<String>) -> Self {
@@ -576,7 +622,9 @@ impl Config {
     }
 
     /// Spans each thread can hold before the background thread collects them (rounded to at least
-    /// 16). Memory for finished spans is bounded by `max_queue_size + threads × thread_buffer_size`.
+    /// 16). Finished spans held at once are at most `max_queue_size + threads × thread_buffer_size`,
+    /// plus the batch being exported (at most `max_export_batch_size`); each thread also keeps up to
+    /// `thread_buffer_size` emptied attribute boxes for reuse.
     ///
     /// # Examples
     ///

@@ -242,10 +242,10 @@ fn batch_sizes(code: &Layer, env: &Layer) -> Result<(usize, usize), InitError> {
     }
 }
 
-/// The protocol used when neither the code nor the environment chooses one: gRPC, unless this build
-/// only has OTLP/HTTP.
+/// The protocol used when neither the code nor the environment chooses one: `http/protobuf`, the
+/// default the OpenTelemetry specification recommends, unless this build has no OTLP/HTTP.
 fn default_protocol() -> Protocol {
-    if !cfg!(feature = "otlp-grpc") && cfg!(feature = "otlp-http") {
+    if cfg!(feature = "otlp-http") {
         Protocol::HttpProtobuf
     } else {
         Protocol::Grpc
@@ -279,23 +279,7 @@ fn otlp_settings(code: &Layer, env: &Layer) -> Result<OtlpSettings, InitError> {
         return Err(InitError::FeatureDisabled { what, feature });
     }
 
-    let endpoint = match code
-        .traces_endpoint
-        .as_ref()
-        .or(env.traces_endpoint.as_ref())
-    {
-        Some(traces_endpoint) => traces_endpoint.clone(),
-        None => {
-            let base = code.endpoint.as_deref().or(env.endpoint.as_deref());
-            match protocol {
-                Protocol::Grpc => base.unwrap_or(DEFAULT_GRPC_ENDPOINT).to_owned(),
-                Protocol::HttpProtobuf => {
-                    let base = base.unwrap_or(DEFAULT_HTTP_ENDPOINT);
-                    format!("{}/v1/traces", base.trim_end_matches('/'))
-                }
-            }
-        }
-    };
+    let endpoint = traces_url(protocol, code, env);
 
     Ok(OtlpSettings {
         protocol,
@@ -310,6 +294,31 @@ fn otlp_settings(code: &Layer, env: &Layer) -> Result<OtlpSettings, InitError> {
             .or(env.compression)
             .unwrap_or(Compression::None),
     })
+}
+
+/// The URL requests go to. Code wins over the environment, so the first of these that is set is used:
+/// the traces endpoint from code (as given), the base endpoint from code, the traces endpoint from
+/// the environment (as given), the base endpoint from the environment, the protocol's default. For
+/// OTLP/HTTP, `/v1/traces` is appended to a base endpoint.
+fn traces_url(protocol: Protocol, code: &Layer, env: &Layer) -> String {
+    let from_base = |base: &str| match protocol {
+        Protocol::Grpc => base.to_owned(),
+        Protocol::HttpProtobuf => format!("{}/v1/traces", base.trim_end_matches('/')),
+    };
+    if let Some(traces_endpoint) = &code.traces_endpoint {
+        traces_endpoint.clone()
+    } else if let Some(base) = &code.endpoint {
+        from_base(base)
+    } else if let Some(traces_endpoint) = &env.traces_endpoint {
+        traces_endpoint.clone()
+    } else if let Some(base) = &env.endpoint {
+        from_base(base)
+    } else {
+        from_base(match protocol {
+            Protocol::Grpc => DEFAULT_GRPC_ENDPOINT,
+            Protocol::HttpProtobuf => DEFAULT_HTTP_ENDPOINT,
+        })
+    }
 }
 
 /// Environment headers then code headers, names lower-cased; a later header replaces the value of an
@@ -380,7 +389,7 @@ mod tests {
     }
 
     #[test]
-    #[cfg(feature = "otlp-grpc")]
+    #[cfg(feature = "otlp-http")]
     fn defaults_apply_when_nothing_is_set() {
         let resolved = resolve(Config::default());
         assert!(!resolved.disabled);
@@ -402,8 +411,8 @@ mod tests {
         assert_eq!(
             otlp,
             OtlpSettings {
-                protocol: Protocol::Grpc,
-                endpoint: DEFAULT_GRPC_ENDPOINT.to_owned(),
+                protocol: Protocol::HttpProtobuf,
+                endpoint: format!("{DEFAULT_HTTP_ENDPOINT}/v1/traces"),
                 headers: vec![],
                 timeout: DEFAULT_OTLP_TIMEOUT,
                 compression: Compression::None,
@@ -512,11 +521,58 @@ mod tests {
         assert_eq!(settings.protocol, Protocol::Grpc);
         assert_eq!(settings.endpoint, "http://env:4317");
         assert_eq!(settings.timeout, Duration::from_millis(1000));
+    }
 
-        let traces = [("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://env/traces")];
-        assert_eq!(otlp(with_env(&traces)).endpoint, "http://env/traces");
-        let code = with_env(&traces).with_traces_endpoint("http://code/traces");
-        assert_eq!(otlp(code).endpoint, "http://code/traces");
+    /// Each step of the endpoint order, for `protocol`: code traces endpoint, code base endpoint,
+    /// environment traces endpoint, environment base endpoint, default. `path` is what a base
+    /// endpoint gets appended.
+    #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+    fn check_endpoint_order(protocol: Protocol, path: &str, default: &str) {
+        fn code_traces(config: Config) -> Config {
+            config.with_traces_endpoint("http://code/traces")
+        }
+        fn code_base(config: Config) -> Config {
+            config.with_endpoint("http://code:1")
+        }
+        fn both(config: Config) -> Config {
+            code_base(code_traces(config))
+        }
+        fn silent(config: Config) -> Config {
+            config
+        }
+
+        let keyword = match protocol {
+            Protocol::Grpc => "grpc",
+            Protocol::HttpProtobuf => "http/protobuf",
+        };
+        let mut env = vec![("OTEL_EXPORTER_OTLP_PROTOCOL", keyword)];
+        let url =
+            |env: &[(&str, &str)], code: fn(Config) -> Config| otlp(code(with_env(env))).endpoint;
+        // Nothing set: the protocol's default.
+        assert_eq!(url(&env, silent), format!("{default}{path}"));
+        // The environment's base endpoint.
+        env.push(("OTEL_EXPORTER_OTLP_ENDPOINT", "http://env:2"));
+        assert_eq!(url(&env, silent), format!("http://env:2{path}"));
+        // The environment's traces endpoint beats its base endpoint, used as given.
+        env.push(("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://env/traces"));
+        assert_eq!(url(&env, silent), "http://env/traces");
+        // A base endpoint from code beats both environment endpoints.
+        assert_eq!(url(&env, code_base), format!("http://code:1{path}"));
+        // A traces endpoint from code beats everything, used as given.
+        assert_eq!(url(&env, code_traces), "http://code/traces");
+        assert_eq!(url(&env, both), "http://code/traces");
+    }
+
+    #[test]
+    #[cfg(feature = "otlp-http")]
+    fn http_endpoint_order_is_code_then_environment_then_default() {
+        check_endpoint_order(Protocol::HttpProtobuf, "/v1/traces", DEFAULT_HTTP_ENDPOINT);
+    }
+
+    #[test]
+    #[cfg(feature = "otlp-grpc")]
+    fn grpc_endpoint_order_is_code_then_environment_then_default() {
+        check_endpoint_order(Protocol::Grpc, "", DEFAULT_GRPC_ENDPOINT);
     }
 
     #[test]
@@ -766,9 +822,19 @@ mod tests {
     }
 
     #[test]
-    #[cfg(all(feature = "otlp-http", not(feature = "otlp-grpc")))]
-    fn an_http_only_build_defaults_to_http() {
-        assert_eq!(otlp(Config::default()).protocol, Protocol::HttpProtobuf);
+    #[cfg(feature = "otlp-http")]
+    fn the_default_protocol_is_http_protobuf_as_the_specification_recommends() {
+        let settings = otlp(Config::default());
+        assert_eq!(settings.protocol, Protocol::HttpProtobuf);
+        assert_eq!(settings.endpoint, "http://localhost:4318/v1/traces");
+    }
+
+    #[test]
+    #[cfg(all(feature = "otlp-grpc", not(feature = "otlp-http")))]
+    fn a_grpc_only_build_defaults_to_grpc() {
+        let settings = otlp(Config::default());
+        assert_eq!(settings.protocol, Protocol::Grpc);
+        assert_eq!(settings.endpoint, "http://localhost:4317");
     }
 
     #[test]

@@ -50,7 +50,11 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl InMemoryExporter {
-    /// A copy of every span exported so far, in export order (a span is exported when it ends).
+    /// A copy of every span exported so far, in export order.
+    ///
+    /// A span is exported with its batch, not when it ends: after [`force_flush`](crate::force_flush),
+    /// once the schedule delay (`OTEL_BSP_SCHEDULE_DELAY`) has passed or a batch is full, or at shutdown
+    /// (dropping the guard). A span that ended a moment ago is usually not here yet.
     ///
     /// # Examples
     ///
@@ -60,7 +64,7 @@ impl InMemoryExporter {
     /// let _guard = tracewire::Config::default().with_exporter(memory.clone()).init()?;
     ///
     /// tracewire::in_span("parent", |_| tracewire::in_span("child", |_| ()));
-    /// tracewire::force_flush();
+    /// tracewire::force_flush().expect("flushed");
     ///
     /// let names: Vec<_> = memory.spans().iter().map(|s| s.name.to_string()).collect();
     /// assert_eq!(names, ["child", "parent"]);
@@ -82,7 +86,7 @@ impl InMemoryExporter {
     /// let _guard = tracewire::Config::default().with_exporter(memory.clone()).init()?;
     ///
     /// tracewire::in_span("first request", |_| ());
-    /// tracewire::force_flush();
+    /// tracewire::force_flush().expect("flushed");
     /// assert_eq!(memory.take().len(), 1);
     /// assert!(memory.spans().is_empty());
     /// # Ok(())
@@ -116,7 +120,7 @@ impl InMemoryExporter {
     /// let _guard = tracewire::Config::default().with_exporter(memory.clone()).init()?;
     ///
     /// tracewire::in_span("parent", |_| tracewire::in_span("child", |_| ()));
-    /// tracewire::force_flush();
+    /// tracewire::force_flush().expect("flushed");
     ///
     /// let parent = memory.span_named("parent").unwrap();
     /// let child = memory.span_named("child").unwrap();
@@ -149,7 +153,7 @@ impl InMemoryExporter {
     ///     .with_service_name("billing")
     ///     .with_exporter(memory.clone())
     ///     .init()?;
-    /// tracewire::force_flush();
+    /// tracewire::force_flush().expect("flushed");
     ///
     /// let resource = memory.resource().expect("set at init");
     /// // "billing", unless OTEL_SERVICE_NAME says otherwise: the deployment owns the name.
