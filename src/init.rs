@@ -102,7 +102,6 @@ pub(crate) fn install(config: Config) -> Result<Guard, InitError> {
     collector::sweep_pending();
     let handle = worker::spawn(settings, exporter)?;
     collector::reset_stats();
-    collector::set_accepting(true);
     collector::set_enabled(true);
     *slot = Some(Installed::Running {
         handle,
@@ -171,7 +170,6 @@ fn shutdown(timeout: Duration) -> Result<(), FlushError> {
     // No new spans; spans that end from now on are counted as dropped at shutdown, so that none can
     // stay behind in a buffer uncounted. Everything that ended before is flushed.
     collector::set_enabled(false);
-    collector::set_accepting(false);
     let taken = installed().take();
     match taken {
         Some(Installed::Running { handle, .. }) => handle.shutdown(timeout),

@@ -28,10 +28,9 @@ use tokio::sync::Notify;
 use crate::context::SamplerRule;
 use crate::span::record::{Extras, SpanRecord};
 
-/// Spans record only while this is set (by `init`, cleared when the guard drops or when disabled).
+/// Set while a background thread runs (from `init` until the guard drops): spans record, and
+/// finished spans are buffered for it, only then.
 static ENABLED: AtomicBool = AtomicBool::new(false);
-/// Finished spans are buffered only while a background thread runs to drain them.
-static ACCEPTING: AtomicBool = AtomicBool::new(false);
 static SAMPLER_PARENT_BASED: AtomicBool = AtomicBool::new(true);
 static SAMPLER_ROOT_BOUND: AtomicU64 = AtomicU64::new(u64::MAX);
 static THREAD_BUFFER_SIZE: AtomicUsize =
@@ -67,10 +66,6 @@ pub(crate) fn set_enabled(enabled: bool) {
     ENABLED.store(enabled, Ordering::Release);
 }
 
-pub(crate) fn set_accepting(accepting: bool) {
-    ACCEPTING.store(accepting, Ordering::Release);
-}
-
 /// Counters written by one thread only (so a relaxed load and store, no read-modify-write).
 ///
 /// Aligned to two cache lines so that no other data shares them: a neighbour written by another
@@ -96,7 +91,8 @@ fn bump(counter: &AtomicU64) {
 #[derive(Debug, Default)]
 pub(crate) struct GlobalCounters {
     pub(crate) exported: AtomicU64,
-    pub(crate) dropped_queue_full: AtomicU64,
+    /// Spans dropped because no thread buffer could take them (thread teardown).
+    pub(crate) dropped_unbuffered: AtomicU64,
     pub(crate) dropped_export_failed: AtomicU64,
     pub(crate) dropped_shutdown: AtomicU64,
     pub(crate) export_requests: AtomicU64,
@@ -109,7 +105,7 @@ pub(crate) struct GlobalCounters {
 
 pub(crate) static GLOBAL: GlobalCounters = GlobalCounters {
     exported: AtomicU64::new(0),
-    dropped_queue_full: AtomicU64::new(0),
+    dropped_unbuffered: AtomicU64::new(0),
     dropped_export_failed: AtomicU64::new(0),
     dropped_shutdown: AtomicU64::new(0),
     export_requests: AtomicU64::new(0),
@@ -133,6 +129,21 @@ pub(crate) struct RingPair {
 }
 
 static NEXT_RING_ID: AtomicU64 = AtomicU64::new(0);
+
+impl RingPair {
+    /// Discards the finished spans buffered now (not those pushed meanwhile) and returns how many.
+    pub(crate) fn discard_buffered(&mut self) -> u64 {
+        let mut discarded = 0;
+        for _ in 0..self.records.slots() {
+            if self.records.pop().is_err() {
+                break;
+            }
+            discarded += 1;
+        }
+        self.popped += discarded;
+        discarded
+    }
+}
 
 /// Rings waiting to be picked up by the background thread, and every thread's counters.
 struct Registry {
@@ -296,7 +307,7 @@ pub(crate) fn count_not_sampled() {
 /// Hands a finished span to the background thread, or drops and counts it.
 #[inline]
 pub(crate) fn submit(record: SpanRecord) {
-    if !ACCEPTING.load(Ordering::Acquire) {
+    if !ENABLED.load(Ordering::Acquire) {
         GLOBAL.ended_unbuffered.fetch_add(1, Ordering::Relaxed);
         GLOBAL.dropped_shutdown.fetch_add(1, Ordering::Relaxed);
         return;
@@ -306,7 +317,7 @@ pub(crate) fn submit(record: SpanRecord) {
     if !pushed {
         // Thread teardown (or a span ended from inside the buffer's own code): nowhere to put it.
         GLOBAL.ended_unbuffered.fetch_add(1, Ordering::Relaxed);
-        GLOBAL.dropped_queue_full.fetch_add(1, Ordering::Relaxed);
+        GLOBAL.dropped_unbuffered.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -335,17 +346,11 @@ pub(crate) fn return_rings(rings: Vec<RingPair>) {
 /// drains: spans that ended while tracing shut down, after its last look. Called when no worker runs,
 /// so that they are counted in this session and never exported by the next one.
 pub(crate) fn sweep_pending() {
-    let mut registry = registry();
-    let mut swept = 0;
-    for ring in &mut registry.pending {
-        // Bounded by what is there now.
-        for _ in 0..ring.records.slots() {
-            if ring.records.pop().is_err() {
-                break;
-            }
-            swept += 1;
-        }
-    }
+    let swept: u64 = registry()
+        .pending
+        .iter_mut()
+        .map(RingPair::discard_buffered)
+        .sum();
     GLOBAL.dropped_shutdown.fetch_add(swept, Ordering::Relaxed);
 }
 
@@ -384,7 +389,7 @@ pub(crate) fn reset_stats() {
 /// # }
 /// ```
 pub fn stats() -> Stats {
-    if !ACCEPTING.load(Ordering::Acquire) {
+    if !ENABLED.load(Ordering::Acquire) {
         sweep_pending();
     }
     let registry = registry();

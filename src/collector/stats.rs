@@ -94,7 +94,7 @@ impl Stats {
     pub(crate) fn add_global(&mut self, global: &GlobalCounters) {
         self.spans_ended += global.ended_unbuffered.load(Ordering::Relaxed);
         self.spans_exported += global.exported.load(Ordering::Relaxed);
-        self.dropped_buffer_full += global.dropped_queue_full.load(Ordering::Relaxed);
+        self.dropped_buffer_full += global.dropped_unbuffered.load(Ordering::Relaxed);
         self.dropped_export_failed += global.dropped_export_failed.load(Ordering::Relaxed);
         self.dropped_shutdown += global.dropped_shutdown.load(Ordering::Relaxed);
         self.export_requests += global.export_requests.load(Ordering::Relaxed);

@@ -489,16 +489,8 @@ impl Worker {
     /// Drops and counts everything still queued or buffered, plus `in_flight` spans of an abandoned
     /// export; returns how many.
     fn abandon(&mut self, in_flight: u64) -> u64 {
-        let mut left = in_flight + self.queue.clear() as u64;
-        for ring in &mut self.rings {
-            // Bounded by what is there now: a thread may still be pushing.
-            for _ in 0..ring.records.slots() {
-                if ring.records.pop().is_err() {
-                    break;
-                }
-                left += 1;
-            }
-        }
+        let buffered: u64 = self.rings.iter_mut().map(RingPair::discard_buffered).sum();
+        let left = in_flight + self.queue.clear() as u64 + buffered;
         GLOBAL.dropped_shutdown.fetch_add(left, Ordering::Relaxed);
         left
     }

@@ -361,6 +361,12 @@ fn split(trace_id: TraceId) -> [u64; 2] {
 }
 
 impl SpanContext {
+    /// The trace state, without cloning it.
+    #[inline]
+    pub(crate) fn into_trace_state(self) -> TraceState {
+        self.state
+    }
+
     /// The trace id's high and low halves, as the hot path keeps them.
     #[inline]
     pub(crate) fn trace_id_halves(&self) -> [u64; 2] {

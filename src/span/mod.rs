@@ -88,7 +88,7 @@ fn start_child(name: Cow<'static, str>) -> Span {
     Span::start(
         name,
         SpanKind::Internal,
-        &parent,
+        parent,
         SmallVec::new(),
         Vec::new(),
     )
@@ -259,7 +259,7 @@ impl SpanBuilder {
             Parent::Root => SpanContext::NONE,
             Parent::Explicit(parent) => parent,
         };
-        Span::start(self.name, self.kind, &parent, self.attributes, self.links)
+        Span::start(self.name, self.kind, parent, self.attributes, self.links)
     }
 }
 
@@ -284,26 +284,26 @@ impl Span {
     fn start(
         name: Cow<'static, str>,
         kind: SpanKind,
-        parent: &SpanContext,
+        parent: SpanContext,
         attributes: SmallVec<[KeyValue; INLINE_ATTRIBUTES]>,
         links: Vec<Link>,
     ) -> Span {
-        let (trace_id, parent_span_id, parent_remote, state, parent_sampled) = if parent.is_valid()
+        let (trace_id, parent_span_id, parent_remote, parent_sampled, state) = if parent.is_valid()
         {
             (
                 parent.trace_id_halves(),
                 parent.span_id(),
                 parent.is_remote(),
-                parent.trace_state().clone(),
                 Some(parent.is_sampled()),
+                parent.into_trace_state(),
             )
         } else {
             (
                 ids::trace_id(),
                 SpanId::INVALID,
                 false,
-                TraceState::default(),
                 None,
+                TraceState::default(),
             )
         };
         let sampled = collector::sampler().should_sample(trace_id[1], parent_sampled);
