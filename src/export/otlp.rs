@@ -179,6 +179,32 @@ impl opentelemetry_http::HttpClient for HeadersLast {
         for (name, value) in &self.headers {
             request.headers_mut().insert(name.clone(), value.clone());
         }
-        self.client.send_bytes(request).await
+        let uri = request.uri().clone();
+        let result = self.client.send_bytes(request).await;
+        if let Err(error) = &result {
+            // opentelemetry-otlp reduces this to "network error"; say what actually happened.
+            crate::diag::diag!(
+                Error,
+                "OTLP/HTTP request to {uri} failed: {}",
+                error_chain(&**error)
+            );
+        }
+        result
     }
+}
+
+/// An error and its causes, `outer: inner: innermost`.
+#[cfg(feature = "otlp-http")]
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
