@@ -40,6 +40,11 @@ fn every_variable_names_itself_and_its_value() {
         ),
         ("OTEL_EXPORTER_OTLP_HEADERS", "api-key"),
         ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "bad name"),
+        ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/etc/otel/ca.pem"),
+        (
+            "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY",
+            "/etc/otel/client.key",
+        ),
         ("OTEL_EXPORTER_OTLP_TIMEOUT", "10s"),
         ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "-1"),
         ("OTEL_EXPORTER_OTLP_COMPRESSION", "zstd"),

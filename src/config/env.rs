@@ -29,6 +29,7 @@ const SAMPLERS: &str = "always_on, always_off, traceidratio, parentbased_always_
 /// [`InitError::InvalidEnv`] for the first variable (in table order) whose value cannot be used.
 pub(crate) fn read(get: impl Fn(&str) -> Option<String>) -> Result<Layer, InitError> {
     let env = Env { get: &get };
+    refuse_tls_settings(&env)?;
     Ok(Layer {
         disabled: env.parse("OTEL_SDK_DISABLED", parse_bool)?,
         service_name: env.var("OTEL_SERVICE_NAME").map(|v| v.trimmed().to_owned()),
@@ -69,6 +70,27 @@ pub(crate) fn read(get: impl Fn(&str) -> Option<String>) -> Result<Layer, InitEr
         diagnostics: env.parse("OTEL_LOG_LEVEL", parse_log_level)?,
         ..Layer::default()
     })
+}
+
+/// The TLS variables of the specification. tracewire cannot use them yet, and ignoring them would
+/// send spans in clear text to someone who asked for TLS: each is refused at init instead.
+const TLS_VARIABLES: [&str; 6] = [
+    "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
+    "OTEL_EXPORTER_OTLP_CERTIFICATE",
+    "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY",
+    "OTEL_EXPORTER_OTLP_CLIENT_KEY",
+    "OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE",
+    "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+];
+
+fn refuse_tls_settings<G: Fn(&str) -> Option<String>>(env: &Env<'_, G>) -> Result<(), InitError> {
+    match TLS_VARIABLES.iter().find_map(|name| env.var(name)) {
+        Some(var) => Err(var.invalid(
+            "expected it unset: TLS to the collector is not supported by tracewire yet; send to an \
+             http:// endpoint (for example a collector on the same host or network)",
+        )),
+        None => Ok(()),
+    }
 }
 
 /// The lookup, with empty values filtered out.
@@ -777,6 +799,18 @@ mod tests {
         ] {
             bad(&[(base, value)], base, value, why);
             bad(&[(traces, value)], traces, value, why);
+        }
+    }
+
+    #[test]
+    fn tls_variables_are_refused_rather_than_ignored() {
+        for name in TLS_VARIABLES {
+            bad(
+                &[(name, "/etc/otel/ca.pem")],
+                name,
+                "/etc/otel/ca.pem",
+                "TLS",
+            );
         }
     }
 

@@ -30,6 +30,7 @@
 //! | `OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT`, `OTEL_LINK_ATTRIBUTE_COUNT_LIMIT` | [`Config::with_span_limits`] | 128 |
 //! | `OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT`, `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT` | [`Config::with_span_limits`] | no limit |
 //! | `OTEL_LOG_LEVEL` | [`Config::with_diagnostics`] | `warn` |
+//! | `OTEL_EXPORTER_OTLP_(TRACES_)CERTIFICATE`, `…CLIENT_KEY`, `…CLIENT_CERTIFICATE` | refused: TLS is not supported yet | unset |
 //! | (none) | [`Config::with_shutdown_timeout`] | 5 s |
 //! | (none) | [`Config::with_thread_buffer_size`] | 1024 |
 //!
