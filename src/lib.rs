@@ -21,6 +21,7 @@
 //! - [`init`] / [`Config`] / [`Guard`]: setup, every knob and the variable it reads, shutdown.
 //! - [`span`], [`span_builder`], [`in_span`], [`Span`]: recording.
 //! - [`SpanContext`], [`current_span_context`]: ids for log correlation and propagation.
+//! - [`Context`]: the span context and [`Baggage`] carried to other threads, tasks and closures.
 //! - [`force_flush`], [`stats`]: delivery and the counters that account for every span.
 //! - [`testing::InMemoryExporter`] (feature `testing`): assert on spans in tests.
 //!
@@ -40,12 +41,15 @@ mod span;
 
 pub use collector::{Stats, stats};
 pub use config::{Compression, Config, ExporterKind, Protocol, SpanLimits};
-pub use context::{Entered, Sampler, SpanContext, TraceState, current_span_context};
+pub use context::{
+    Context, ContextGuard, Entered, Sampler, SpanContext, TraceState, current_span_context,
+};
 pub use diag::DiagLevel;
 pub use error::{FlushError, InitError};
 pub use init::{Guard, force_flush, force_flush_timeout, init};
 pub use span::{Span, SpanBuilder, in_span, span, span_builder};
 
+pub use opentelemetry::baggage::Baggage;
 pub use opentelemetry::trace::{SpanId, SpanKind, Status, TraceFlags, TraceId};
 pub use opentelemetry::{Array, Key, KeyValue, StringValue, Value};
 

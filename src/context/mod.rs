@@ -4,8 +4,10 @@
 //! current until its guard drops; new spans started with [`span`](crate::span) become children of
 //! the current one. Nothing here locks or allocates (a trace state is shared, not copied).
 
+mod carried;
 mod sampler;
 
+pub use carried::{Context, ContextGuard};
 pub use sampler::Sampler;
 pub(crate) use sampler::SamplerRule;
 
