@@ -37,6 +37,7 @@ mod diag;
 mod error;
 pub mod export;
 mod init;
+pub mod propagation;
 mod span;
 
 pub use collector::{Stats, stats};
