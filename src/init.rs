@@ -61,6 +61,7 @@ pub(crate) fn install(config: Config) -> Result<Guard, InitError> {
         return Err(InitError::AlreadyInitialized);
     }
     crate::diag::set_level(resolved.diagnostics);
+    crate::propagation::set_global(resolved.propagators);
     let shutdown_timeout = resolved.shutdown_timeout;
     if resolved.disabled {
         collector::set_enabled(false);

@@ -175,8 +175,8 @@ fn export_and_check(transport: Transport, gzip: bool) {
             "{}: start after end",
             span.name()
         );
-        // Sampled, and the "is remote" bit says "known, local".
-        assert_eq!(span.span.flags & 0xff, 0x01, "{}", span.name());
+        // Sampled and (W3C Level 2) random trace id, and the "is remote" bit says "known, local".
+        assert_eq!(span.span.flags & 0xff, 0x03, "{}", span.name());
         assert_eq!(span.span.flags & 0x300, 0x100, "{}", span.name());
     }
     assert_eq!(root.span.span_id, sent.root);

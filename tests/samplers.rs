@@ -196,7 +196,7 @@ fn run(rule: Rule, config: tracewire::Config, receiver: &Receiver) {
     assert_eq!(received.len() as u64, sampled, "{rule:?}");
     for span in &received {
         assert_eq!(
-            span.span.flags & 0xff,
+            span.span.flags & 0x01,
             0x01,
             "{rule:?}: exported spans are sampled"
         );

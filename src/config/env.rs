@@ -68,6 +68,7 @@ pub(crate) fn read(get: impl Fn(&str) -> Option<String>) -> Result<Layer, InitEr
         batch_export_timeout: env.parse("OTEL_BSP_EXPORT_TIMEOUT", parse_millis)?,
         span_limits: read_span_limits(&env)?,
         diagnostics: env.parse("OTEL_LOG_LEVEL", parse_log_level)?,
+        propagators: env.parse("OTEL_PROPAGATORS", parse_propagators)?,
         ..Layer::default()
     })
 }
@@ -287,6 +288,11 @@ fn parse_log_level(var: &Var) -> Result<DiagLevel, InitError> {
         ],
         "expected one of none, error, warn, info, debug",
     )
+}
+
+fn parse_propagators(var: &Var) -> Result<crate::propagation::Propagators, InitError> {
+    crate::propagation::Propagators::parse_env(var.trimmed())
+        .map_err(|expected| var.invalid(expected))
 }
 
 fn parse_endpoint(var: &Var) -> Result<String, InitError> {
@@ -1005,6 +1011,26 @@ mod tests {
             "verbose",
             "none, error, warn",
         );
+    }
+
+    #[test]
+    fn propagators() {
+        let name = "OTEL_PROPAGATORS";
+        let list = |v: &str| ok(&[(name, v)]).propagators.map(|p| p.to_string());
+        assert_eq!(
+            list("tracecontext,baggage").as_deref(),
+            Some("tracecontext,baggage")
+        );
+        assert_eq!(list("b3multi, Jaeger").as_deref(), Some("b3multi,jaeger"));
+        assert_eq!(list("none").as_deref(), Some("none"));
+        bad(&[(name, "w3c")], name, "w3c", "w3c is not a propagator");
+        bad(
+            &[(name, "tracecontext,xray")],
+            name,
+            "tracecontext,xray",
+            "not supported",
+        );
+        bad(&[(name, "none,b3")], name, "none,b3", "cannot be combined");
     }
 
     #[test]

@@ -30,6 +30,7 @@
 //! | `OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT`, `OTEL_LINK_ATTRIBUTE_COUNT_LIMIT` | [`Config::with_span_limits`] | 128 |
 //! | `OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT`, `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT` | [`Config::with_span_limits`] | no limit |
 //! | `OTEL_LOG_LEVEL` | [`Config::with_diagnostics`] | `warn` |
+//! | `OTEL_PROPAGATORS` | [`Config::with_propagators`] | `tracecontext,baggage` |
 //! | `OTEL_EXPORTER_OTLP_(TRACES_)CERTIFICATE`, `…CLIENT_KEY`, `…CLIENT_CERTIFICATE` | refused: TLS is not supported yet | unset |
 //! | (none) | [`Config::with_shutdown_timeout`] | 5 s |
 //! | (none) | [`Config::with_thread_buffer_size`] | 1024 |
@@ -218,6 +219,7 @@ pub(crate) struct Layer {
     pub(crate) shutdown_timeout: Option<Duration>,
     pub(crate) thread_buffer_size: Option<usize>,
     pub(crate) diagnostics: Option<DiagLevel>,
+    pub(crate) propagators: Option<crate::propagation::Propagators>,
 }
 
 /// How tracewire is set up: start from [`Config::default`] or [`Config::from_env`], adjust with the
@@ -650,6 +652,27 @@ impl Config {
     /// ```
     pub fn with_diagnostics(mut self, level: DiagLevel) -> Self {
         self.code.diagnostics = Some(level);
+        self
+    }
+
+    /// The formats [`propagation::inject`](crate::propagation::inject) and
+    /// [`propagation::extract`](crate::propagation::extract) use (`OTEL_PROPAGATORS`); see the
+    /// [`propagation`](crate::propagation) module.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracewire::propagation::{Propagator, Propagators};
+    /// // Talk W3C and B3 to a mixed fleet.
+    /// let config = tracewire::Config::default().with_propagators(Propagators::new([
+    ///     Propagator::TraceContext,
+    ///     Propagator::Baggage,
+    ///     Propagator::B3Multi,
+    /// ]));
+    /// # drop(config);
+    /// ```
+    pub fn with_propagators(mut self, propagators: crate::propagation::Propagators) -> Self {
+        self.code.propagators = Some(propagators);
         self
     }
 }

@@ -30,6 +30,7 @@ pub(crate) struct Resolved {
     pub(crate) shutdown_timeout: Duration,
     pub(crate) thread_buffer_size: usize,
     pub(crate) diagnostics: DiagLevel,
+    pub(crate) propagators: crate::propagation::Propagators,
 }
 
 /// The exporter to build on the background thread.
@@ -154,6 +155,7 @@ impl Config {
                 .diagnostics
                 .or(env.diagnostics)
                 .unwrap_or(DiagLevel::Warn),
+            propagators: code.propagators.or(env.propagators).unwrap_or_default(),
         })
     }
 }
@@ -444,6 +446,21 @@ mod tests {
         assert_eq!(resolved.batch_export_timeout, Duration::from_millis(8));
         assert_eq!(resolved.span_limits.max_links, 2);
         assert_eq!(resolved.diagnostics, DiagLevel::Debug);
+    }
+
+    #[test]
+    fn propagators_default_then_environment_then_code() {
+        use crate::propagation::{Propagator, Propagators};
+        assert_eq!(resolve(Config::default()).propagators, Propagators::W3C);
+        let env = || with_env(&[("OTEL_PROPAGATORS", "jaeger")]);
+        assert_eq!(
+            resolve(env()).propagators,
+            Propagators::new([Propagator::Jaeger])
+        );
+        assert_eq!(
+            resolve(env().with_propagators(Propagators::NONE)).propagators,
+            Propagators::NONE
+        );
     }
 
     #[test]

@@ -337,14 +337,9 @@ impl SpanContext {
     pub(crate) fn new_local(
         trace_id: [u64; 2],
         span_id: SpanId,
-        sampled: bool,
+        flags: TraceFlags,
         state: TraceState,
     ) -> Self {
-        let flags = if sampled {
-            TraceFlags::SAMPLED
-        } else {
-            TraceFlags::NOT_SAMPLED
-        };
         SpanContext {
             trace_id,
             span_id,

@@ -52,6 +52,11 @@ pub(crate) fn span_id() -> SpanId {
     SpanId::from(id)
 }
 
+/// The W3C Trace Context Level 2 "random trace id" flag (0x02). Every trace id from [`trace_id`]
+/// is 128 bits of the generator (the right-most 7 bytes the flag speaks of included), so the root
+/// spans tracewire starts set it; a child keeps its parent's.
+pub(crate) const RANDOM_FLAG: u8 = 0x02;
+
 /// A new, valid (non-zero) trace id, as its high and low halves.
 #[inline]
 pub(crate) fn trace_id() -> [u64; 2] {

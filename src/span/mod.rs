@@ -11,11 +11,13 @@ pub(crate) mod clock;
 pub(crate) mod ids;
 pub(crate) mod record;
 
+pub(crate) use ids::RANDOM_FLAG;
+
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::fmt;
 
-use opentelemetry::trace::{Link, SpanId, SpanKind, Status};
+use opentelemetry::trace::{Link, SpanId, SpanKind, Status, TraceFlags};
 use opentelemetry::{Key, KeyValue, Value};
 use smallvec::SmallVec;
 
@@ -288,26 +290,29 @@ impl Span {
         attributes: SmallVec<[KeyValue; INLINE_ATTRIBUTES]>,
         links: Vec<Link>,
     ) -> Span {
-        let (trace_id, parent_span_id, parent_remote, parent_sampled, state) = if parent.is_valid()
-        {
-            (
-                parent.trace_id_halves(),
-                parent.span_id(),
-                parent.is_remote(),
-                Some(parent.is_sampled()),
-                parent.into_trace_state(),
-            )
-        } else {
-            (
-                ids::trace_id(),
-                SpanId::INVALID,
-                false,
-                None,
-                TraceState::default(),
-            )
-        };
+        let (trace_id, parent_span_id, parent_remote, parent_sampled, random, state) =
+            if parent.is_valid() {
+                (
+                    parent.trace_id_halves(),
+                    parent.span_id(),
+                    parent.is_remote(),
+                    Some(parent.is_sampled()),
+                    parent.trace_flags().to_u8() & RANDOM_FLAG,
+                    parent.into_trace_state(),
+                )
+            } else {
+                (
+                    ids::trace_id(),
+                    SpanId::INVALID,
+                    false,
+                    None,
+                    RANDOM_FLAG,
+                    TraceState::default(),
+                )
+            };
         let sampled = collector::sampler().should_sample(trace_id[1], parent_sampled);
-        let ctx = SpanContext::new_local(trace_id, ids::span_id(), sampled, state);
+        let flags = TraceFlags::new(random | u8::from(sampled));
+        let ctx = SpanContext::new_local(trace_id, ids::span_id(), flags, state);
         if !sampled {
             collector::count_not_sampled();
             return Span {
