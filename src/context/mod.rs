@@ -29,8 +29,12 @@ use opentelemetry::trace::{SpanId, TraceFlags, TraceId};
 /// assert_eq!(state.header(), "vendor=abc,other=1");
 /// assert!(tracewire::TraceState::default().is_empty());
 /// ```
+///
+/// The members are kept as received, in order. (They are not stored as an OpenTelemetry
+/// `TraceState`, whose key check refuses some keys the W3C grammar allows, such as a 14-character
+/// system id in `tenant@system`.)
 #[derive(Clone, Default, PartialEq, Eq)]
-pub struct TraceState(Option<Arc<opentelemetry::trace::TraceState>>);
+pub struct TraceState(Option<Arc<[(String, String)]>>);
 
 impl TraceState {
     /// Parses a `tracestate` header value.
@@ -65,7 +69,11 @@ impl TraceState {
     /// assert_eq!(state.get("missing"), None);
     /// ```
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.as_ref().and_then(|state| state.get(key))
+        self.0
+            .as_deref()?
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The `tracestate` header value (empty when there is none).
@@ -76,10 +84,18 @@ impl TraceState {
     /// assert_eq!(tracewire::TraceState::default().header(), "");
     /// ```
     pub fn header(&self) -> String {
-        self.0
-            .as_ref()
-            .map(|state| state.header())
-            .unwrap_or_default()
+        let members = self.0.as_deref().unwrap_or_default();
+        let mut header =
+            String::with_capacity(members.iter().map(|(k, v)| k.len() + v.len() + 2).sum());
+        for (i, (key, value)) in members.iter().enumerate() {
+            if i > 0 {
+                header.push(',');
+            }
+            header.push_str(key);
+            header.push('=');
+            header.push_str(value);
+        }
+        header
     }
 
     /// Whether there are no members.
@@ -102,10 +118,23 @@ impl TraceState {
     /// assert_eq!(tracewire::TraceState::from_otel(otel).get("k"), Some("v"));
     /// ```
     pub fn from_otel(state: opentelemetry::trace::TraceState) -> TraceState {
-        if state == opentelemetry::trace::TraceState::NONE || state.header().is_empty() {
+        let header = state.header();
+        // OpenTelemetry's keys and values contain neither `,` nor `=`.
+        TraceState::from_members(
+            header
+                .split(',')
+                .filter_map(|member| member.split_once('='))
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+        )
+    }
+
+    /// A trace state of members already checked against the W3C grammar (by the propagators).
+    pub(crate) fn from_members(members: Vec<(String, String)>) -> TraceState {
+        if members.is_empty() {
             TraceState(None)
         } else {
-            TraceState(Some(Arc::new(state)))
+            TraceState(Some(members.into()))
         }
     }
 
@@ -117,8 +146,20 @@ impl TraceState {
     /// let state = tracewire::TraceState::from_header("k=v").unwrap();
     /// assert_eq!(state.to_otel().get("k"), Some("v"));
     /// ```
+    ///
+    /// A member whose key OpenTelemetry refuses (see the type's docs) is left out.
     pub fn to_otel(&self) -> opentelemetry::trace::TraceState {
-        self.0.as_deref().cloned().unwrap_or_default()
+        use opentelemetry::trace::TraceState as Otel;
+        let members = self.0.as_deref().unwrap_or_default();
+        Otel::from_key_value(members.iter().map(|(k, v)| (k, v))).unwrap_or_else(|_| {
+            Otel::from_key_value(
+                members
+                    .iter()
+                    .filter(|(k, v)| Otel::from_key_value([(k, v)]).is_ok())
+                    .map(|(k, v)| (k, v)),
+            )
+            .unwrap_or_default()
+        })
     }
 }
 

@@ -202,9 +202,12 @@ pub(super) fn parse_tracestate<'a>(
     if members.is_empty() {
         return Ok(TraceState::default());
     }
-    opentelemetry::trace::TraceState::from_key_value(members)
-        .map(TraceState::from_otel)
-        .map_err(|_| Invalid::Member)
+    Ok(TraceState::from_members(
+        members
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+    ))
 }
 
 pub(super) fn inject(cx: &SpanContext, carrier: &mut impl Injector) {
