@@ -104,10 +104,11 @@ pub(super) fn extract(carrier: &impl Extractor) -> Option<Baggage> {
     (!baggage.is_empty()).then_some(baggage)
 }
 
-/// Writes `value` percent-encoded: everything outside `baggage-octet`, and `%` itself.
+/// Writes `value` percent-encoded: everything outside `baggage-octet`, `%` itself, and `=` (which
+/// the grammar allows in a value, but some peers, opentelemetry_sdk's among them, split on).
 fn encode_into(out: &mut String, value: &str) {
     for &b in value.as_bytes() {
-        if baggage_octet(b) && b != b'%' {
+        if baggage_octet(b) && b != b'%' && b != b'=' {
             out.push(char::from(b));
         } else {
             let _ = write!(out, "%{b:02X}");
@@ -185,7 +186,7 @@ mod tests {
         let original = Baggage::from_iter([opentelemetry::KeyValue::new("k", "a,b;c=d %e\u{e9}")]);
         let mut map: HashMap<String, String> = HashMap::new();
         inject(&original, &mut map);
-        assert_eq!(map[BAGGAGE], "k=a%2Cb%3Bc=d%20%25e%C3%A9");
+        assert_eq!(map[BAGGAGE], "k=a%2Cb%3Bc%3Dd%20%25e%C3%A9");
         assert_eq!(extract_str(&map[BAGGAGE]).get("k"), original.get("k"));
     }
 }
