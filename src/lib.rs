@@ -22,6 +22,8 @@
 //! - [`span`], [`span_builder`], [`in_span`], [`Span`]: recording.
 //! - [`SpanContext`], [`current_span_context`]: ids for log correlation and propagation.
 //! - [`Context`]: the span context and [`Baggage`] carried to other threads, tasks and closures.
+//! - [`propagation`]: [`propagation::inject`] / [`propagation::extract`] carry them to other
+//!   services (W3C Trace Context and Baggage, B3, Jaeger; `OTEL_PROPAGATORS`).
 //! - [`force_flush`], [`stats`]: delivery and the counters that account for every span.
 //! - [`testing::InMemoryExporter`] (feature `testing`): assert on spans in tests.
 //!

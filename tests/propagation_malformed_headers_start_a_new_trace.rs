@@ -43,8 +43,11 @@ fn members(range: std::ops::RangeInclusive<u32>) -> String {
         .join(",")
 }
 
-/// (test-suite case, headers in order, expectation).
-fn table() -> Vec<(&'static str, Vec<(&'static str, String)>, Expect)> {
+/// Header lines in order: (name, value).
+type Headers = Vec<(&'static str, String)>;
+
+/// (test-suite case, headers, expectation).
+fn table() -> Vec<(&'static str, Headers, Expect)> {
     let tp = |v: &str| ("traceparent", v.to_owned());
     let ts = |v: &str| ("tracestate", v.to_owned());
     let with_state = |state: &str| vec![tp(TP00), ts(state)];

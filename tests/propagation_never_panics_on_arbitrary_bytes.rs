@@ -60,8 +60,44 @@ fn near_valid() -> impl Strategy<Value = Vec<u8>> {
     prop::collection::vec(piece, 0..8).prop_map(|pieces| pieces.concat())
 }
 
+/// `traceparent`-shaped values: any version, ids of any digits (some zero, some uppercase), any
+/// flags, sometimes a suffix, sometimes padded with whitespace.
+fn traceparent_like() -> impl Strategy<Value = Vec<u8>> {
+    let version = prop_oneof![Just(0u8), Just(0xcc), Just(0xff), any::<u8>()];
+    let trace = prop_oneof![Just(0u128), any::<u128>()];
+    let span = prop_oneof![Just(0u64), any::<u64>()];
+    let suffix = prop_oneof![
+        Just(String::new()),
+        Just("-x".to_owned()),
+        Just(".x".to_owned()),
+        "[-a-z0-9.]{0,6}"
+    ];
+    let pad = prop_oneof![Just(""), Just(" "), Just("\t")];
+    (
+        version,
+        trace,
+        span,
+        any::<u8>(),
+        any::<bool>(),
+        suffix,
+        pad,
+    )
+        .prop_map(|(version, trace, span, flags, upper, suffix, pad)| {
+            let mut v =
+                format!("{pad}{version:02x}-{trace:032x}-{span:016x}-{flags:02x}{suffix}{pad}");
+            if upper {
+                v = v.to_uppercase();
+            }
+            v.into_bytes()
+        })
+}
+
 fn value() -> impl Strategy<Value = Vec<u8>> {
-    prop_oneof![prop::collection::vec(any::<u8>(), 0..80), near_valid()]
+    prop_oneof![
+        prop::collection::vec(any::<u8>(), 0..80),
+        near_valid(),
+        traceparent_like()
+    ]
 }
 
 fn headers() -> impl Strategy<Value = Vec<(String, Vec<u8>)>> {
@@ -123,6 +159,8 @@ proptest! {
     #[test]
     fn arbitrary_traceparent(bytes in value()) {
         if let Some(cx) = parse_traceparent(&bytes) {
+            prop_assert!(cx.is_valid() && cx.is_remote());
+            prop_assert_eq!(cx.trace_flags().to_u8() & !0x03, 0, "reserved flags dropped");
             let again = tracewire::propagation::format_traceparent(&cx).expect("valid");
             prop_assert_eq!(parse_traceparent(&again), Some(cx));
         }

@@ -48,10 +48,17 @@ fn init_with(
     config.init()
 }
 
+/// Environment, code setting, header names `inject` must write.
+type Case = (
+    &'static [(&'static str, &'static str)],
+    Option<Propagators>,
+    &'static [&'static str],
+);
+
 #[test]
 fn the_environment_chooses_and_code_wins() {
     let _serial = support::serial();
-    let cases: [(&[(&str, &str)], Option<Propagators>, &[&str]); 6] = [
+    let cases: [Case; 6] = [
         (&[], None, &["baggage", "traceparent"]),
         (
             &[("OTEL_PROPAGATORS", "b3multi")],
