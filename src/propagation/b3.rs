@@ -91,11 +91,11 @@ pub(super) fn inject_single(cx: &SpanContext, carrier: &mut impl Injector) {
         return;
     }
     let (trace, span) = ids(cx);
-    let sampled = if cx.is_sampled() { '1' } else { '0' };
-    carrier.set(
-        SINGLE,
-        format!("{}-{}-{sampled}", ascii(&trace), ascii(&span)),
-    );
+    let mut out = [b'-'; 51];
+    out[..32].copy_from_slice(&trace);
+    out[33..49].copy_from_slice(&span);
+    out[50] = if cx.is_sampled() { b'1' } else { b'0' };
+    carrier.set(SINGLE, ascii(&out).to_owned());
 }
 
 pub(super) fn extract_multi(carrier: &impl Extractor) -> Option<SpanContext> {
