@@ -21,6 +21,10 @@ use opentelemetry::trace::{SpanId, TraceFlags, TraceId};
 /// The vendor-specific part of a trace context (the W3C `tracestate` header), shared between a span
 /// and its children without copying.
 ///
+/// The members are kept as received, in order. (They are not stored as an OpenTelemetry
+/// `TraceState`, whose key check refuses some keys the W3C grammar allows, such as a 14-character
+/// system id in `tenant@system`.)
+///
 /// # Examples
 ///
 /// ```
@@ -29,10 +33,6 @@ use opentelemetry::trace::{SpanId, TraceFlags, TraceId};
 /// assert_eq!(state.header(), "vendor=abc,other=1");
 /// assert!(tracewire::TraceState::default().is_empty());
 /// ```
-///
-/// The members are kept as received, in order. (They are not stored as an OpenTelemetry
-/// `TraceState`, whose key check refuses some keys the W3C grammar allows, such as a 14-character
-/// system id in `tenant@system`.)
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct TraceState(Option<Arc<[(String, String)]>>);
 
@@ -138,7 +138,8 @@ impl TraceState {
         }
     }
 
-    /// The OpenTelemetry form of this trace state.
+    /// The OpenTelemetry form of this trace state. A member whose key OpenTelemetry refuses (see
+    /// the type's docs) is left out.
     ///
     /// # Examples
     ///
@@ -146,8 +147,6 @@ impl TraceState {
     /// let state = tracewire::TraceState::from_header("k=v").unwrap();
     /// assert_eq!(state.to_otel().get("k"), Some("v"));
     /// ```
-    ///
-    /// A member whose key OpenTelemetry refuses (see the type's docs) is left out.
     pub fn to_otel(&self) -> opentelemetry::trace::TraceState {
         use opentelemetry::trace::TraceState as Otel;
         let members = self.0.as_deref().unwrap_or_default();

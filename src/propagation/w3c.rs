@@ -337,6 +337,15 @@ mod tests {
     }
 
     #[test]
+    fn keys_opentelemetry_refuses_are_kept_and_only_left_out_of_its_form() {
+        let key = format!("t@{}", "v".repeat(14));
+        let parsed = state(&[&format!("a=1,{key}=2,b=3")]).unwrap();
+        assert_eq!(parsed.get(&key), Some("2"));
+        assert_eq!(parsed.header(), format!("a=1,{key}=2,b=3"));
+        assert_eq!(parsed.to_otel().header(), "a=1,b=3");
+    }
+
+    #[test]
     fn traceparent_versions() {
         let ids = "12345678901234567890123456789012-1234567890123456";
         assert!(parse(format!("00-{ids}-01").as_bytes()).is_some());
