@@ -140,6 +140,19 @@ fn the_w3c_test_service_starts_a_new_trace_on_a_malformed_traceparent() {
 }
 
 #[test]
+fn with_tracing_off_the_incoming_context_passes_through_unchanged() {
+    run(async {
+        // No tracewire::init: spans are off, but the context still flows.
+        let incoming = traceparent("01");
+        let calls = run_case(&incoming).await;
+        assert_eq!(calls.len(), 2);
+        for call in &calls {
+            assert_eq!(call.traceparent.as_deref(), Some(incoming.as_str()));
+        }
+    })
+}
+
+#[test]
 fn a_request_through_the_two_services_is_one_connected_trace() {
     run(async {
         let (_guard, memory) = init(Sampler::default());

@@ -21,7 +21,10 @@ use http_support::*;
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware, Middleware, Next};
 use tower::{Layer, ServiceBuilder, ServiceExt};
 use tracewire::http::semconv::*;
-use tracewire::http::{ClientLayer, NoPropagation, ServerLayer, SpanName, TracingMiddleware};
+use tracewire::http::{
+    ClientLayer, Hooks, NoPropagation, RequestInfo, ResponseInfo, ServerLayer, SpanName,
+    TracingMiddleware,
+};
 use tracewire::{Sampler, SpanId, SpanKind, Status, TraceId};
 
 const USER_AGENT: &str = "tracewire-tests/1";
@@ -34,6 +37,14 @@ fn reqwest_client() -> ClientWithMiddleware {
     ClientBuilder::new(client)
         .with(TracingMiddleware::new())
         .build()
+}
+
+/// Sends a GET through the traced reqwest client, reads the body, returns the status.
+async fn fetch(url: &str) -> u16 {
+    let response = reqwest_client().get(url).send().await.expect("sent");
+    let status = response.status().as_u16();
+    response.bytes().await.expect("body");
+    status
 }
 
 /// The test app behind the server layer.
@@ -53,9 +64,7 @@ fn a_200_gives_a_client_span_and_its_server_child_with_every_attribute() {
         let (address, _) = traced_app().await;
         let url = format!("http://{address}/users/7?q=1");
 
-        let response = reqwest_client().get(&url).send().await.expect("sent");
-        assert_eq!(response.status(), 200);
-        response.bytes().await.expect("body");
+        assert_eq!(fetch(&url).await, 200);
 
         let spans = take_spans(&memory, 2).await;
         let client = only(&spans, SpanKind::Client);
@@ -102,13 +111,7 @@ fn a_404_is_a_client_error_but_not_a_server_error() {
         let (_guard, memory) = init(Sampler::AlwaysOn);
         let (address, _) = traced_app().await;
 
-        let response = reqwest_client()
-            .get(format!("http://{address}/missing"))
-            .send()
-            .await
-            .expect("sent");
-        assert_eq!(response.status(), 404);
-        response.bytes().await.expect("body");
+        assert_eq!(fetch(&format!("http://{address}/missing")).await, 404);
 
         let spans = take_spans(&memory, 2).await;
         let client = only(&spans, SpanKind::Client);
@@ -130,13 +133,7 @@ fn a_500_is_an_error_on_both_sides() {
         let (_guard, memory) = init(Sampler::AlwaysOn);
         let (address, _) = traced_app().await;
 
-        let response = reqwest_client()
-            .get(format!("http://{address}/fail"))
-            .send()
-            .await
-            .expect("sent");
-        assert_eq!(response.status(), 500);
-        response.bytes().await.expect("body");
+        assert_eq!(fetch(&format!("http://{address}/fail")).await, 500);
 
         let spans = take_spans(&memory, 2).await;
         for span in [
@@ -392,6 +389,57 @@ fn credentials_and_signatures_never_reach_url_full() {
             str_attr(client, URL_FULL),
             format!("http://REDACTED:REDACTED@127.0.0.1:{port}/ok?X-Goog-Signature=REDACTED")
         );
+    })
+}
+
+/// Hooks that leave a trace of each call on the span.
+struct Tag;
+
+impl Hooks for Tag {
+    fn on_request(&self, span: &tracewire::Span, request: &RequestInfo<'_>) {
+        span.set_attribute("test.on_request", request.method.as_str().to_owned());
+    }
+
+    fn on_response(&self, span: &tracewire::Span, response: &ResponseInfo<'_>) {
+        span.set_attribute("test.on_response", i64::from(response.status.as_u16()));
+    }
+
+    fn on_error(&self, span: &tracewire::Span, error: &dyn std::fmt::Display) {
+        span.set_attribute("test.on_error", !error.to_string().is_empty());
+    }
+}
+
+#[test]
+fn hooks_run_at_each_step_on_both_sides() {
+    run(async {
+        let (_guard, memory) = init(Sampler::AlwaysOn);
+        let address = serve(app(Seen::default()).layer(ServerLayer::new().with_hooks(Tag))).await;
+        let client = ClientBuilder::new(reqwest::Client::new())
+            .with(TracingMiddleware::new().with_hooks(Tag))
+            .build();
+
+        let response = client
+            .get(format!("http://{address}/ok"))
+            .send()
+            .await
+            .expect("sent");
+        response.bytes().await.expect("body");
+        let spans = take_spans(&memory, 2).await;
+        for span in [
+            only(&spans, SpanKind::Client),
+            only(&spans, SpanKind::Server),
+        ] {
+            assert_eq!(str_attr(span, "test.on_request"), "GET");
+            assert_eq!(int_attr(span, "test.on_response"), 200);
+            assert_absent(span, &["test.on_error"]);
+        }
+
+        let refused = format!("http://127.0.0.1:{}/", support::unused_port());
+        assert!(client.get(refused).send().await.is_err());
+        let spans = take_spans(&memory, 1).await;
+        let span = only(&spans, SpanKind::Client);
+        assert!(bool_attr(span, "test.on_error"));
+        assert_absent(span, &["test.on_response"]);
     })
 }
 

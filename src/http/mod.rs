@@ -187,8 +187,9 @@ pub trait Hooks: Send + Sync + 'static {
         let _ = (span, response);
     }
 
-    /// Runs when the request fails without a response (client), or the service or the response
-    /// body fails (server), after the error was recorded.
+    /// Runs when the request fails without a response (client), or the inner service fails
+    /// (server), after the error was recorded. (A response body that fails is recorded on the
+    /// server span without a hook: the span has been handed to the body by then.)
     fn on_error(&self, span: &Span, error: &dyn fmt::Display) {
         let _ = (span, error);
     }
@@ -250,6 +251,15 @@ impl Drop for HttpSpan {
             self.span.set_attribute(semconv::CANCELLED, true);
         }
     }
+}
+
+/// What a tower future keeps of its request while it is in flight.
+#[cfg(feature = "tower")]
+pub(crate) struct InFlight<H> {
+    pub(crate) span: HttpSpan,
+    /// Attached while the inner future is polled.
+    pub(crate) context: Context,
+    pub(crate) hooks: std::sync::Arc<H>,
 }
 
 /// The semantic-conventions value of a method: itself when known, else `None` (`_OTHER`).
@@ -335,7 +345,7 @@ pub(crate) fn record_failure(span: &Span, error_type: impl Into<Value>, message:
 pub(crate) fn error_type_name<E: ?Sized>() -> &'static str {
     let name = std::any::type_name::<E>();
     if name.contains("<dyn ") || name.starts_with("dyn ") {
-        semconv::OTHER_METHOD
+        semconv::OTHER_ERROR
     } else {
         name
     }

@@ -48,6 +48,8 @@ pub const NETWORK_PROTOCOL_VERSION: &str = "network.protocol.version";
 /// Why the request failed: the status code as a string (`"404"`) for an error status, `timeout`,
 /// or the type of the error (string; only on failure).
 pub const ERROR_TYPE: &str = "error.type";
+/// The value of [`ERROR_TYPE`] for an error whose type says nothing (a boxed `dyn Error`).
+pub const OTHER_ERROR: &str = "_OTHER";
 /// tracewire's own: `true` when the caller dropped the request (client) or the response
 /// (server) before it completed. A cancellation is not an error: the status stays unset (bool).
 pub const CANCELLED: &str = "tracewire.cancelled";

@@ -14,9 +14,8 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::Target;
-use crate::Context;
 use crate::http::{
-    Hooks, HttpSpan, NoHooks, RequestInfo, ResponseInfo, error_type_name, record_failure,
+    Hooks, InFlight, NoHooks, RequestInfo, ResponseInfo, error_type_name, record_failure,
     record_response, redact_url,
 };
 
@@ -217,19 +216,13 @@ where
         };
         ClientFuture {
             inner,
-            state: Some(State {
+            state: Some(InFlight {
                 span,
                 context,
                 hooks: Arc::clone(&self.hooks),
             }),
         }
     }
-}
-
-struct State<H> {
-    span: HttpSpan,
-    context: Context,
-    hooks: Arc<H>,
 }
 
 pin_project! {
@@ -239,7 +232,7 @@ pin_project! {
     pub struct ClientFuture<F, H = NoHooks> {
         #[pin]
         inner: F,
-        state: Option<State<H>>,
+        state: Option<InFlight<H>>,
     }
 }
 
@@ -263,7 +256,7 @@ where
             let _attached = this.state.as_ref().map(|s| s.context.attach());
             ready!(this.inner.poll(cx))
         };
-        let Some(State { span, hooks, .. }) = this.state.take() else {
+        let Some(InFlight { span, hooks, .. }) = this.state.take() else {
             return Poll::Ready(result);
         };
         match &result {

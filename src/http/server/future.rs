@@ -12,14 +12,9 @@ use pin_project_lite::pin_project;
 use super::ServerBody;
 use crate::Context;
 use crate::http::{
-    Hooks, HttpSpan, NoHooks, ResponseInfo, error_type_name, record_failure, record_response,
+    Hooks, HttpSpan, InFlight, NoHooks, ResponseInfo, error_type_name, record_failure,
+    record_response,
 };
-
-struct State<H> {
-    span: HttpSpan,
-    context: Context,
-    hooks: Arc<H>,
-}
 
 pin_project! {
     /// The response future of [`ServerService`](super::ServerService): records the response head
@@ -30,7 +25,7 @@ pin_project! {
     pub struct ServerFuture<F, H = NoHooks> {
         #[pin]
         inner: F,
-        state: Option<State<H>>,
+        state: Option<InFlight<H>>,
     }
 }
 
@@ -38,7 +33,7 @@ impl<F, H> ServerFuture<F, H> {
     pub(crate) fn new(inner: F, span: HttpSpan, context: Context, hooks: Arc<H>) -> Self {
         ServerFuture {
             inner,
-            state: Some(State {
+            state: Some(InFlight {
                 span,
                 context,
                 hooks,
@@ -68,7 +63,7 @@ where
             let _attached = this.state.as_ref().map(|s| s.context.attach());
             ready!(this.inner.poll(cx))
         };
-        let Some(State {
+        let Some(InFlight {
             span,
             context,
             hooks,
