@@ -8,6 +8,9 @@
 //! - `reqwest`: a reqwest client, with and without [`TracingMiddleware`], against an axum app with and
 //!   without [`ServerLayer`] (plain/plain is the baseline; the differences are the layers' cost).
 //! - `tower client`: hyper-util's client, with and without [`ClientLayer`], against the plain app.
+//! - `in process`: the layers alone around a service that answers at once (no network, so far
+//!   less noise): the bare service, under [`ServerLayer`] (with an incoming `traceparent`), under
+//!   [`ClientLayer`].
 //!
 //! tracewire records every span (always-on sampler) into an exporter that discards them, so the
 //! background thread's work competes for the CPU as it would in a service. Client and server share
@@ -24,7 +27,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use http_body_util::{BodyExt, Full};
 use reqwest_middleware::ClientBuilder;
 use tokio::runtime::Runtime;
-use tower::{ServiceBuilder, ServiceExt};
+use tower::{Layer, ServiceBuilder, ServiceExt};
 use tracewire::http::{ClientLayer, ServerLayer, TracingMiddleware};
 use tracewire::{Config, DiagLevel, ExporterKind, Sampler};
 
@@ -107,6 +110,54 @@ fn http(c: &mut Criterion) {
         b.iter(|| {
             rt.block_on(async {
                 let response = hyper_traced.clone().oneshot(request()).await.expect("sent");
+                black_box(response.into_body().collect().await.expect("body"))
+            })
+        })
+    });
+    group.finish();
+
+    // The layers alone, around a service that answers at once: no network, far less noise.
+    let answer = || {
+        tower::service_fn(|_: http::Request<Full<Bytes>>| async {
+            Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(Bytes::from_static(
+                b"ok",
+            ))))
+        })
+    };
+    let request = || {
+        http::Request::get("http://127.0.0.1:8080/users/7?q=1")
+            .header("user-agent", "bench")
+            .header(
+                "traceparent",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            )
+            .body(Full::default())
+            .expect("request")
+    };
+    let bare = answer();
+    let server = ServerLayer::new().layer(answer());
+    let client = ClientLayer::new().layer(answer());
+    let mut group = c.benchmark_group("in process");
+    group.bench_function("no layer", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let response = bare.oneshot(request()).await.expect("answer");
+                black_box(response.into_body().collect().await.expect("body"))
+            })
+        })
+    });
+    group.bench_function("ServerLayer", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let response = server.clone().oneshot(request()).await.expect("answer");
+                black_box(response.into_body().collect().await.expect("body"))
+            })
+        })
+    });
+    group.bench_function("ClientLayer", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let response = client.clone().oneshot(request()).await.expect("answer");
                 black_box(response.into_body().collect().await.expect("body"))
             })
         })
