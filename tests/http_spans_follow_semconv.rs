@@ -638,3 +638,42 @@ fn the_tower_client_layer_records_refused_connections_and_timeouts() {
         assert_eq!(span.status, Status::Unset);
     })
 }
+
+#[test]
+fn the_tower_client_layer_takes_the_host_header_for_an_origin_form_uri() {
+    run(async {
+        let (_guard, memory) = init(Sampler::AlwaysOn);
+        let inner = tower::service_fn(|request: Request<()>| async move {
+            let traceparent = request.headers().get("traceparent").cloned();
+            Ok::<_, std::io::Error>(Response::new(traceparent))
+        });
+        let request = Request::get("/v1/items?page=2")
+            .header("host", "api.example:8443")
+            .body(())
+            .unwrap();
+
+        let response = ClientLayer::new()
+            .layer(inner)
+            .oneshot(request)
+            .await
+            .expect("answered");
+        let injected = response.into_body().expect("traceparent injected");
+
+        let spans = take_spans(&memory, 1).await;
+        let span = only(&spans, SpanKind::Client);
+        assert_eq!(
+            str_attr(span, URL_FULL),
+            "http://api.example:8443/v1/items?page=2"
+        );
+        assert_eq!(str_attr(span, SERVER_ADDRESS), "api.example");
+        assert_eq!(int_attr(span, SERVER_PORT), 8443);
+        assert_eq!(int_attr(span, HTTP_RESPONSE_STATUS_CODE), 200);
+        assert_absent(span, &[ERROR_TYPE]);
+        let expected = format!(
+            "00-{}-{}-01",
+            span.span_context.trace_id(),
+            span.span_context.span_id()
+        );
+        assert_eq!(injected.to_str().unwrap(), expected);
+    })
+}

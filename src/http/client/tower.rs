@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Poll, ready};
 
-use http::{Request, Response, Uri};
+use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
@@ -146,40 +146,45 @@ impl<S: fmt::Debug, H> fmt::Debug for ClientService<S, H> {
     }
 }
 
-/// The parts of a request target: `url.full`, `server.address`, `server.port`.
-fn target<'a, B>(request: &'a Request<B>) -> Target<'a> {
+/// The parts of a request target: `url.full`, `server.address`, `server.port`. An absolute URI
+/// gives them all; an origin-form URI (`/path`) takes the host from the `Host` header.
+fn target<B>(request: &Request<B>) -> Target<'_> {
     let uri = request.uri();
-    let host_header = request
-        .headers()
-        .get(http::header::HOST)
-        .and_then(|v| v.to_str().ok());
-    let https = uri.scheme() == Some(&http::uri::Scheme::HTTPS);
-    let default_port = if https { 443 } else { 80 };
-    match uri.host() {
-        Some(host) => Target {
-            url_full: Some(redact_url_cow(uri)),
+    let default_port = if uri.scheme() == Some(&http::uri::Scheme::HTTPS) {
+        443
+    } else {
+        80
+    };
+    if let Some(host) = uri.host() {
+        return Target {
+            url_full: Some(redacted(&uri.to_string())),
             host: Some(host),
             port: Some(uri.port_u16().unwrap_or(default_port)),
-        },
-        None => {
-            let (host, port) = host_header.map_or((None, None), |h| {
-                let (host, port) = crate::http::split_host_port(h);
-                (Some(host), port)
-            });
-            Target {
-                url_full: host_header.map(|h| {
-                    let path = uri.path_and_query().map_or("/", |p| p.as_str());
-                    Cow::Owned(redact_url(&format!("http://{h}{path}")).into_owned())
-                }),
-                host,
-                port: Some(port.unwrap_or(default_port)),
-            }
-        }
+        };
+    }
+    let Some(authority) = request
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Target {
+            url_full: None,
+            host: None,
+            port: None,
+        };
+    };
+    let (host, port) = crate::http::split_host_port(authority);
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    Target {
+        url_full: Some(redacted(&format!("http://{authority}{path}"))),
+        host: Some(host),
+        port: Some(port.unwrap_or(default_port)),
     }
 }
 
-fn redact_url_cow(uri: &Uri) -> Cow<'static, str> {
-    Cow::Owned(redact_url(&uri.to_string()).into_owned())
+/// `url` redacted, owned.
+fn redacted(url: &str) -> Cow<'static, str> {
+    Cow::Owned(redact_url(url).into_owned())
 }
 
 impl<S, H, B, ResB> Service<Request<B>> for ClientService<S, H>
