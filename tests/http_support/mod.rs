@@ -41,6 +41,12 @@ pub fn run<F: std::future::Future>(test: F) -> F::Output {
     rt.block_on(test)
 }
 
+/// Whether the sampled bit is set in a `traceparent`'s flags (other bits, such as Level 2's
+/// random flag, may be set too).
+pub fn sampled_flag(flags: &str) -> bool {
+    u8::from_str_radix(flags, 16).expect("hex flags") & 1 == 1
+}
+
 /// tracewire installed with an in-memory exporter and `sampler`.
 pub fn init(sampler: tracewire::Sampler) -> (tracewire::Guard, InMemoryExporter) {
     let memory = InMemoryExporter::default();
