@@ -26,9 +26,11 @@
 //!   services (W3C Trace Context and Baggage, B3, Jaeger; `OTEL_PROPAGATORS`).
 //! - [`force_flush`], [`stats`]: delivery and the counters that account for every span.
 //! - [`testing::InMemoryExporter`] (feature `testing`): assert on spans in tests.
+//! - `http` (features `reqwest`, `tower`, `axum`): client and server spans for HTTP, with the
+//!   context carried in the headers.
 //!
 //! Cargo features: `otlp-grpc` and `otlp-http` (default) select the OTLP transports; `testing`
-//! adds the in-memory exporter.
+//! adds the in-memory exporter; `reqwest`, `tower` and `axum` add the HTTP layers.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
@@ -38,6 +40,9 @@ mod context;
 mod diag;
 mod error;
 pub mod export;
+#[cfg(any(feature = "reqwest", feature = "tower"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "reqwest", feature = "tower"))))]
+pub mod http;
 mod init;
 pub mod propagation;
 mod span;
