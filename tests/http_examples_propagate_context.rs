@@ -29,6 +29,7 @@ use tracewire::{Sampler, SpanId, SpanKind};
 struct Call {
     id: String,
     traceparent: Option<String>,
+    tracestate: Option<String>,
     body: String,
 }
 
@@ -44,14 +45,18 @@ fn harness(calls: Calls) -> Router {
                  Path(id): Path<String>,
                  headers: HeaderMap,
                  body: Bytes| async move {
-                    let traceparent = headers
-                        .get("traceparent")
-                        .and_then(|v| v.to_str().ok())
-                        .map(str::to_owned);
+                    let header = |name: &str| {
+                        headers
+                            .get(name)
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_owned)
+                    };
+                    let (traceparent, tracestate) = (header("traceparent"), header("tracestate"));
                     let body = String::from_utf8_lossy(&body).into_owned();
                     calls.lock().unwrap_or_else(|e| e.into_inner()).push(Call {
                         id,
                         traceparent,
+                        tracestate,
                         body,
                     });
                 },
@@ -73,6 +78,7 @@ async fn run_case(traceparent: &str) -> Vec<Call> {
     let response = reqwest::Client::new()
         .post(format!("http://{service}/test"))
         .header("traceparent", traceparent)
+        .header("tracestate", TRACESTATE)
         .header("content-type", "application/json")
         .body(instructions)
         .send()
@@ -81,6 +87,9 @@ async fn run_case(traceparent: &str) -> Vec<Call> {
     assert_eq!(response.status(), 200);
     calls.lock().unwrap_or_else(|e| e.into_inner()).clone()
 }
+
+/// The `tracestate` every harness request carries; the service must pass it on unchanged.
+const TRACESTATE: &str = "foo=1,bar@tenant=x";
 
 /// The parts of a `traceparent` header.
 fn parts(header: &Option<String>) -> Vec<String> {
@@ -114,6 +123,13 @@ fn the_w3c_test_service_calls_back_in_order_with_the_incoming_trace() {
                 );
             }
             assert_ne!(first[2], second[2], "one client span per call");
+            for call in &calls {
+                assert_eq!(
+                    call.tracestate.as_deref(),
+                    Some(TRACESTATE),
+                    "tracestate kept"
+                );
+            }
         }
 
         // Sampled: the server span is the incoming context's child, the client spans its children.
@@ -140,6 +156,12 @@ fn the_w3c_test_service_starts_a_new_trace_on_a_malformed_traceparent() {
         let second = parts(&calls[1].traceparent);
         assert_ne!(first[1], TRACE_ID);
         assert_eq!(first[1], second[1], "both calls in the one new trace");
+        for call in &calls {
+            assert_eq!(
+                call.tracestate, None,
+                "a new trace drops the old tracestate"
+            );
+        }
     })
 }
 
@@ -152,6 +174,7 @@ fn with_tracing_off_the_incoming_context_passes_through_unchanged() {
         assert_eq!(calls.len(), 2);
         for call in &calls {
             assert_eq!(call.traceparent.as_deref(), Some(incoming.as_str()));
+            assert_eq!(call.tracestate.as_deref(), Some(TRACESTATE));
         }
     })
 }
