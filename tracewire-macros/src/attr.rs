@@ -168,13 +168,13 @@ impl Parse for Field {
         }
         // `a`, `a.b.c`, `self`: keys are dotted identifiers (keywords allowed after a dot).
         let first = input.call(Ident::parse_any)?;
-        let mut key = first.to_string();
+        let mut key = first.unraw().to_string();
         let mut span = first.span();
         while input.peek(Token![.]) {
             let dot = input.parse::<Token![.]>()?;
             let part = input.call(Ident::parse_any)?;
             key.push('.');
-            key.push_str(&part.to_string());
+            key.push_str(&part.unraw().to_string());
             span = span.join(part.span()).unwrap_or(dot.spans[0]);
         }
         if input.peek(Token![=]) {

@@ -144,9 +144,13 @@ impl<'a> Expansion<'a> {
             let value = self.value_of(ret_var.to_token_stream(), span);
             quote_spanned!(span=> #krate::__private::set_field(&#span_var, "return", #value);)
         });
-        let err = self.args.err.map(
-            |span| quote_spanned!(span=> #krate::__private::record_err(&#span_var, &#ret_var);),
-        );
+        // The whole call carries `err`'s span, so a non-`Result` return is reported there.
+        let err = self.args.err.map(|span| {
+            respan(
+                quote!(#krate::__private::record_err(&#span_var, &#ret_var);),
+                span,
+            )
+        });
         quote! {
             if #span_var.is_recording() {
                 #ret
@@ -204,6 +208,24 @@ impl<'a> Expansion<'a> {
             #ret_var
         }
     }
+}
+
+/// `tokens` with every token (recursively) located at `span`, keeping its hygiene.
+fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut token| {
+            if let proc_macro2::TokenTree::Group(group) = &token {
+                let mut respanned =
+                    proc_macro2::Group::new(group.delimiter(), respan(group.stream(), span));
+                respanned.set_span(group.span().located_at(span));
+                token = respanned.into();
+            } else {
+                token.set_span(token.span().located_at(span));
+            }
+            token
+        })
+        .collect()
 }
 
 /// The return type, for annotating the returned value; `None` when it cannot be written in a
