@@ -123,6 +123,9 @@ impl<'a> Expansion<'a> {
     /// The attribute value of `expr`: typed when it converts to one, its `Debug` text otherwise.
     fn value_of(&self, expr: TokenStream, span: Span) -> TokenStream {
         let krate = &self.krate;
+        // Located at the user's expression (errors point there) but resolved as macro output, so
+        // lints about generated code (clippy's `needless_borrow`) stay out of the user's way.
+        let span = Span::call_site().located_at(span);
         quote_spanned! {span=>
             {
                 #[allow(unused_imports)]
