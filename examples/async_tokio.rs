@@ -22,7 +22,7 @@ impl std::fmt::Display for NotFound {
 }
 
 /// A server span, with the user id recorded (and nothing else of the arguments).
-#[traced(name = "GET /users/{id}", kind = server, fields(user.id = id))]
+#[traced(name = "GET /users/{id}", kind = server, fields(user.id = id), err)]
 async fn handle_request(id: u64, _auth_token: String) -> Result<String, NotFound> {
     // Both run concurrently, each in its own child span.
     let (profile, orders) = tokio::join!(load_profile(id), count_orders(id));

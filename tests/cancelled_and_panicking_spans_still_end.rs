@@ -5,49 +5,15 @@
 //! unwinding to the caller. Streams end their span when they end.
 #![cfg(all(feature = "testing", feature = "tokio", feature = "futures"))]
 
+mod recording;
 mod support;
 
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
+use recording::{attribute, current_thread, one, record};
 use tracewire::opentelemetry_sdk::trace::SpanData;
-use tracewire::testing::InMemoryExporter;
 use tracewire::{CANCELLED_KEY, FutureExt as _, Status, StreamExt as _, Value, traced};
-
-fn record<R>(f: impl FnOnce() -> R) -> (R, Vec<SpanData>) {
-    let memory = InMemoryExporter::default();
-    let guard = tracewire::Config::default()
-        .with_exporter(memory.clone())
-        .with_diagnostics(tracewire::DiagLevel::None)
-        .init()
-        .expect("init");
-    let value = f();
-    guard.shutdown().expect("shutdown");
-    (value, memory.spans())
-}
-
-fn current_thread<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .expect("runtime")
-        .block_on(future)
-}
-
-#[track_caller]
-fn named<'a>(spans: &'a [SpanData], name: &str) -> &'a SpanData {
-    spans
-        .iter()
-        .find(|s| s.name == name)
-        .unwrap_or_else(|| panic!("no span {name:?} in {spans:#?}"))
-}
-
-fn attribute(span: &SpanData, key: &str) -> Option<Value> {
-    span.attributes
-        .iter()
-        .find(|kv| kv.key.as_str() == key)
-        .map(|kv| kv.value.clone())
-}
 
 /// Starts a span named `name` when dropped: shows what is current during the drop.
 struct SpanOnDrop(&'static str);
@@ -82,13 +48,13 @@ fn the_loser_of_a_select_ends_its_span_as_cancelled() {
         })
     });
     assert_eq!(winner, 1);
-    let slow = named(&spans, "slow");
+    let slow = one(&spans, "slow");
     assert_eq!(attribute(slow, CANCELLED_KEY), Some(Value::Bool(true)));
     assert_eq!(slow.status, Status::Unset, "cancellation is not an error");
-    let fast = named(&spans, "fast");
+    let fast = one(&spans, "fast");
     assert_eq!(attribute(fast, CANCELLED_KEY), None);
     // The span was current while the future was dropped.
-    let marker = named(&spans, "dropped with slow");
+    let marker = one(&spans, "dropped with slow");
     assert_eq!(marker.parent_span_id, slow.span_context.span_id());
 }
 
@@ -101,9 +67,9 @@ fn a_future_dropped_before_its_first_poll_ends_its_span_as_cancelled() {
         // A completed future is not cancelled.
         current_thread(async {}.in_span(tracewire::span("completed")));
     });
-    let never = named(&spans, "never polled");
+    let never = one(&spans, "never polled");
     assert_eq!(attribute(never, CANCELLED_KEY), Some(Value::Bool(true)));
-    assert_eq!(attribute(named(&spans, "completed"), CANCELLED_KEY), None);
+    assert_eq!(attribute(one(&spans, "completed"), CANCELLED_KEY), None);
 }
 
 #[traced(fields(order = id))]
@@ -152,7 +118,7 @@ fn a_panic_ends_the_span_records_the_message_and_keeps_unwinding() {
         payload.downcast_ref::<String>().map(String::as_str),
         Some("order 7 exploded")
     );
-    let span = named(&spans, "explode");
+    let span = one(&spans, "explode");
     assert_panicked(span, "order 7 exploded");
     assert_eq!(attribute(span, "order"), Some(Value::I64(7)));
     assert!(
@@ -163,18 +129,18 @@ fn a_panic_ends_the_span_records_the_message_and_keeps_unwinding() {
     // Async: the panic leaves the task (tokio reports it) and both spans end.
     let (joined, spans) = record(|| current_thread(async { tokio::spawn(explode_later(3)).await }));
     assert!(joined.expect_err("task panicked").is_panic());
-    assert_panicked(named(&spans, "explode"), "order 3 exploded");
-    let outer = named(&spans, "explode_later");
+    assert_panicked(one(&spans, "explode"), "order 3 exploded");
+    let outer = one(&spans, "explode_later");
     assert_panicked(outer, "order 3 exploded");
     assert_eq!(
-        named(&spans, "explode").parent_span_id,
+        one(&spans, "explode").parent_span_id,
         outer.span_context.span_id()
     );
 
     // No panic: no error.
     let (value, spans) = record(|| explode(0));
     assert_eq!(value, 0);
-    assert_eq!(named(&spans, "explode").status, Status::Unset);
+    assert_eq!(one(&spans, "explode").status, Status::Unset);
 }
 
 #[test]
@@ -190,7 +156,7 @@ fn a_panic_in_a_future_polled_by_hand_still_ends_its_span() {
         caught
     });
     assert!(caught.is_err());
-    let outer = named(&spans, "explode_later");
+    let outer = one(&spans, "explode_later");
     assert_panicked(outer, "order 5 exploded");
     assert_eq!(attribute(outer, CANCELLED_KEY), None);
 }
@@ -218,7 +184,7 @@ fn a_stream_span_is_current_during_each_poll_and_ends_with_the_stream() {
         })
     });
     assert_eq!(items, [1, 2, 3]);
-    let stream = named(&spans, "stream");
+    let stream = one(&spans, "stream");
     let items: Vec<_> = spans.iter().filter(|s| s.name == "item").collect();
     assert_eq!(items.len(), 3);
     assert!(
@@ -227,6 +193,6 @@ fn a_stream_span_is_current_during_each_poll_and_ends_with_the_stream() {
             .all(|i| i.parent_span_id == stream.span_context.span_id())
     );
     assert_eq!(attribute(stream, CANCELLED_KEY), None);
-    let partial = named(&spans, "partial stream");
+    let partial = one(&spans, "partial stream");
     assert_eq!(attribute(partial, CANCELLED_KEY), Some(Value::Bool(true)));
 }

@@ -5,25 +5,13 @@
 //! fail).
 #![cfg(all(feature = "testing", feature = "tokio"))]
 
+mod recording;
 mod support;
 
 use std::time::Duration;
 
-use tracewire::opentelemetry_sdk::trace::SpanData;
-use tracewire::testing::InMemoryExporter;
+use recording::{all, assert_children, record};
 use tracewire::{Baggage, Context, FutureExt as _, KeyValue, SpanId, traced};
-
-fn record<R>(f: impl FnOnce() -> R) -> (R, Vec<SpanData>) {
-    let memory = InMemoryExporter::default();
-    let guard = tracewire::Config::default()
-        .with_exporter(memory.clone())
-        .with_diagnostics(tracewire::DiagLevel::None)
-        .init()
-        .expect("init");
-    let value = f();
-    guard.shutdown().expect("shutdown");
-    (value, memory.spans())
-}
 
 fn multi_thread() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -31,27 +19,6 @@ fn multi_thread() -> tokio::runtime::Runtime {
         .enable_time()
         .build()
         .expect("runtime")
-}
-
-#[track_caller]
-fn named<'a>(spans: &'a [SpanData], name: &str) -> Vec<&'a SpanData> {
-    let matching: Vec<_> = spans.iter().filter(|s| s.name == name).collect();
-    assert!(!matching.is_empty(), "no span {name:?} in {spans:#?}");
-    matching
-}
-
-#[track_caller]
-fn assert_all_children(spans: &[SpanData], child: &str, parent: &str) {
-    let parent = named(spans, parent)[0];
-    for span in named(spans, child) {
-        assert_eq!(
-            span.parent_span_id,
-            parent.span_context.span_id(),
-            "{child:?} should be a child of {:?}",
-            parent.name
-        );
-        assert_eq!(span.span_context.trace_id(), parent.span_context.trace_id());
-    }
 }
 
 #[traced(fields(task))]
@@ -81,10 +48,10 @@ fn tasks_spawned_with_tracewire_spawn_keep_their_parent() {
     let runtime = multi_thread();
     let (sum, spans) = record(|| runtime.block_on(fan_out()));
     assert_eq!(sum, 6);
-    assert_eq!(named(&spans, "worker").len(), 4);
-    assert_all_children(&spans, "worker", "fan_out");
-    for step in named(&spans, "worker step") {
-        let parent_is_a_worker = named(&spans, "worker")
+    assert_eq!(all(&spans, "worker").len(), 4);
+    assert_children(&spans, "worker", "fan_out");
+    for step in all(&spans, "worker step") {
+        let parent_is_a_worker = all(&spans, "worker")
             .iter()
             .any(|w| w.span_context.span_id() == step.parent_span_id);
         assert!(parent_is_a_worker, "{step:#?}");
@@ -103,7 +70,7 @@ fn tasks_spawned_without_the_context_start_new_traces() {
     let runtime = multi_thread();
     let (_, spans) = record(|| runtime.block_on(fan_out_without_context()));
     // The first poll of `worker` happens on a worker thread, where nothing is current.
-    assert_eq!(named(&spans, "worker")[0].parent_span_id, SpanId::INVALID);
+    assert_eq!(all(&spans, "worker")[0].parent_span_id, SpanId::INVALID);
 }
 
 #[test]
@@ -120,7 +87,7 @@ fn in_current_span_carries_the_context_into_tokio_spawn() {
             handle.await.expect("task");
         })
     });
-    assert_all_children(&spans, "worker", "parent");
+    assert_children(&spans, "worker", "parent");
 }
 
 #[traced]
@@ -172,6 +139,6 @@ fn blocking_work_threads_and_channel_messages_keep_their_parent() {
         let tenants = consumer.join().expect("consumer");
         assert_eq!(tenants, [Some("acme".to_owned())]);
     });
-    assert_eq!(named(&spans, "hash").len(), 3);
-    assert_all_children(&spans, "hash", "parent");
+    assert_eq!(all(&spans, "hash").len(), 3);
+    assert_children(&spans, "hash", "parent");
 }

@@ -4,66 +4,16 @@
 //! caller. Checked on the spans the in-memory exporter receives.
 #![cfg(all(feature = "testing", feature = "tokio"))]
 
+mod recording;
 mod support;
 
 use std::collections::HashMap;
 use std::fmt::Debug;
 use std::hash::Hash;
 
+use recording::{assert_children, attribute, current_thread, one, record};
 use tracewire::opentelemetry_sdk::trace::SpanData;
-use tracewire::testing::InMemoryExporter;
 use tracewire::{SpanId, Value, traced};
-
-/// Runs `f` with tracing on (in-memory exporter) and returns what it returned and the spans.
-fn record<R>(f: impl FnOnce() -> R) -> (R, Vec<SpanData>) {
-    let memory = InMemoryExporter::default();
-    let guard = tracewire::Config::default()
-        .with_exporter(memory.clone())
-        .with_diagnostics(tracewire::DiagLevel::None)
-        .init()
-        .expect("init");
-    let value = f();
-    guard.shutdown().expect("shutdown");
-    (value, memory.spans())
-}
-
-fn current_thread<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .expect("runtime")
-        .block_on(future)
-}
-
-#[track_caller]
-fn named<'a>(spans: &'a [SpanData], name: &str) -> &'a SpanData {
-    let matching: Vec<_> = spans.iter().filter(|s| s.name == name).collect();
-    assert_eq!(matching.len(), 1, "spans named {name:?} in {spans:#?}");
-    matching[0]
-}
-
-#[track_caller]
-fn assert_child(spans: &[SpanData], child: &str, parent: &str) {
-    let (child, parent) = (named(spans, child), named(spans, parent));
-    assert_eq!(
-        child.parent_span_id,
-        parent.span_context.span_id(),
-        "{:?} should be a child of {:?}",
-        child.name,
-        parent.name
-    );
-    assert_eq!(
-        child.span_context.trace_id(),
-        parent.span_context.trace_id()
-    );
-}
-
-fn attribute(span: &SpanData, key: &str) -> Option<Value> {
-    span.attributes
-        .iter()
-        .find(|kv| kv.key.as_str() == key)
-        .map(|kv| kv.value.clone())
-}
 
 // ------------------------------------------------------------------------------------------------
 // tokio::join!
@@ -106,11 +56,11 @@ fn async_fns_joined_keep_their_own_parents() {
     let (value, spans) = record(|| current_thread(handler()));
     assert_eq!(value, 33);
     assert_eq!(spans.len(), 5, "{spans:#?}");
-    assert_eq!(named(&spans, "handler").parent_span_id, SpanId::INVALID);
-    assert_child(&spans, "step_a", "handler");
-    assert_child(&spans, "step_b", "handler");
-    assert_child(&spans, "leaf_a", "step_a");
-    assert_child(&spans, "leaf_b", "step_b");
+    assert_eq!(one(&spans, "handler").parent_span_id, SpanId::INVALID);
+    assert_children(&spans, "step_a", "handler");
+    assert_children(&spans, "step_b", "handler");
+    assert_children(&spans, "leaf_a", "step_a");
+    assert_children(&spans, "leaf_b", "step_b");
     // Nothing stays current once the future is done.
     assert!(!tracewire::current_span_context().is_valid());
 }
@@ -213,13 +163,13 @@ fn methods_of_generic_impls_are_children_of_their_caller() {
             assert!(current_thread(cache.load("k", 8)).is_err());
         })
     });
-    assert_child(&spans, "get", "request");
-    let get = named(&spans, "get");
+    assert_children(&spans, "get", "request");
+    let get = one(&spans, "get");
     assert_eq!(attribute(get, "key"), Some(Value::from("\"missing\"")));
     assert_eq!(attribute(get, "size"), Some(Value::I64(0)));
     let loads: Vec<_> = spans.iter().filter(|s| s.name == "cache.load").collect();
     assert_eq!(loads.len(), 2);
-    let request = named(&spans, "request").span_context.span_id();
+    let request = one(&spans, "request").span_context.span_id();
     assert!(loads.iter().all(|s| s.parent_span_id == request));
     assert_eq!(loads[0].status, tracewire::Status::Unset);
     assert!(matches!(loads[1].status, tracewire::Status::Error { .. }));
@@ -274,13 +224,13 @@ fn trait_methods_and_async_trait_methods_are_children_of_their_caller() {
     let _serial = support::serial();
     let (value, spans) = record(|| current_thread(use_stores(&Numbers)));
     assert_eq!(value, (Some(4), Ok(6)));
-    assert_child(&spans, "fetch", "use_stores");
-    assert_child(&spans, "inside fetch", "fetch");
-    assert_child(&spans, "fetch_boxed", "use_stores");
-    assert_child(&spans, "inside fetch_boxed", "fetch_boxed");
-    assert_eq!(attribute(named(&spans, "fetch"), "id"), Some(Value::I64(2)));
+    assert_children(&spans, "fetch", "use_stores");
+    assert_children(&spans, "inside fetch", "fetch");
+    assert_children(&spans, "fetch_boxed", "use_stores");
+    assert_children(&spans, "inside fetch_boxed", "fetch_boxed");
+    assert_eq!(attribute(one(&spans, "fetch"), "id"), Some(Value::I64(2)));
     assert_eq!(
-        attribute(named(&spans, "fetch_boxed"), "id"),
+        attribute(one(&spans, "fetch_boxed"), "id"),
         Some(Value::I64(2))
     );
 
@@ -292,7 +242,7 @@ fn trait_methods_and_async_trait_methods_are_children_of_their_caller() {
     });
     assert_eq!(spans.len(), 2, "{spans:#?}");
     assert!(matches!(
-        named(&spans, "fetch_boxed").status,
+        one(&spans, "fetch_boxed").status,
         tracewire::Status::Error { .. }
     ));
 }
