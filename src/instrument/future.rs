@@ -109,32 +109,22 @@ impl<F> Instrumented<F> {
     ) -> Poll<T> {
         let mut this = self.project();
         let _entered = this.span.as_ref().and_then(enter);
-        let Some(inner) = this.inner.as_mut().as_pin_mut() else {
-            polled_after_completion();
-            return Poll::Pending;
-        };
-        let recording = this.span.as_ref().is_some_and(Span::is_recording);
-        let polled = if recording {
-            match catch_unwind(AssertUnwindSafe(|| poll(inner))) {
-                Ok(polled) => polled,
-                Err(payload) => {
-                    if let Some(span) = this.span.take() {
-                        record_panic(&span, &*payload);
-                        this.inner.set(None);
-                        drop(span);
-                    }
-                    resume_unwind(payload)
-                }
-            }
-        } else {
-            poll(inner)
-        };
-        if let Poll::Ready(value) = &polled
-            && is_last(value)
-        {
-            this.inner.set(None);
+        if !this.span.as_ref().is_some_and(Span::is_recording) {
+            return poll_inner(this.inner, poll, is_last);
         }
-        polled
+        match catch_unwind(AssertUnwindSafe(|| {
+            poll_inner(this.inner.as_mut(), poll, is_last)
+        })) {
+            Ok(polled) => polled,
+            Err(payload) => {
+                if let Some(span) = this.span.take() {
+                    record_panic(&span, &*payload);
+                    this.inner.set(None); // dropped with the span current
+                    drop(span);
+                }
+                resume_unwind(payload)
+            }
+        }
     }
 
     /// The span, taken out (ended by the caller, or handed back).
@@ -297,19 +287,9 @@ impl<F> WithContext<F> {
         poll: impl FnOnce(Pin<&mut F>) -> Poll<T>,
         is_last: impl FnOnce(&T) -> bool,
     ) -> Poll<T> {
-        let mut this = self.project();
+        let this = self.project();
         let _attached = this.cx.attach();
-        let Some(inner) = this.inner.as_mut().as_pin_mut() else {
-            polled_after_completion();
-            return Poll::Pending;
-        };
-        let polled = poll(inner);
-        if let Poll::Ready(value) = &polled
-            && is_last(value)
-        {
-            this.inner.set(None);
-        }
-        polled
+        poll_inner(this.inner, poll, is_last)
     }
 }
 
@@ -352,6 +332,25 @@ impl<F> std::fmt::Debug for WithContext<F> {
             .field("completed", &self.inner.is_none())
             .finish()
     }
+}
+
+/// Polls the inner value, if it is still there; drops it (in place) once `is_last` says it is done.
+fn poll_inner<F, T>(
+    mut inner: Pin<&mut Option<F>>,
+    poll: impl FnOnce(Pin<&mut F>) -> Poll<T>,
+    is_last: impl FnOnce(&T) -> bool,
+) -> Poll<T> {
+    let Some(pinned) = inner.as_mut().as_pin_mut() else {
+        polled_after_completion();
+        return Poll::Pending;
+    };
+    let polled = poll(pinned);
+    if let Poll::Ready(value) = &polled
+        && is_last(value)
+    {
+        inner.set(None);
+    }
+    polled
 }
 
 /// Makes the span's context current, unless it has none (tracing off): then nothing is touched.
