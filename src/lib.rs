@@ -44,6 +44,7 @@ pub mod export;
 #[cfg_attr(docsrs, doc(cfg(any(feature = "reqwest", feature = "tower"))))]
 pub mod http;
 mod init;
+mod instrument;
 pub mod propagation;
 mod span;
 
@@ -56,6 +57,50 @@ pub use diag::DiagLevel;
 pub use error::{FlushError, InitError};
 pub use init::{Guard, force_flush, force_flush_timeout, init};
 pub use span::{Span, SpanBuilder, in_span, span, span_builder};
+
+#[cfg(feature = "futures")]
+#[cfg_attr(docsrs, doc(cfg(feature = "futures")))]
+pub use instrument::StreamExt;
+pub use instrument::{CANCELLED_KEY, FutureExt, Instrumented, WithContext};
+#[cfg(feature = "tokio")]
+pub use instrument::{spawn, spawn_blocking};
+
+// The examples assert on exported spans through the in-memory exporter, so the full text (what
+// docs.rs shows, built with every feature) needs feature `testing`.
+#[cfg_attr(feature = "testing", doc = include_str!("instrument/traced.md"))]
+#[cfg_attr(
+    not(feature = "testing"),
+    doc = "Instruments a function: each call runs inside a new span. The options and examples are \
+           in the documentation built with feature `testing` (as on docs.rs)."
+)]
+pub use tracewire_macros::traced;
+
+/// What `#[traced]` expansions call; not a public API (it changes without notice).
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::instrument::private::*;
+}
+
+/// The instrumentation traits and the macro: `use tracewire::prelude::*;`.
+///
+/// # Examples
+///
+/// ```
+/// use tracewire::prelude::*;
+///
+/// #[traced]
+/// async fn load() -> u32 {
+///     7
+/// }
+/// let future = load().in_current_span(); // `FutureExt` is in scope
+/// # drop(future);
+/// ```
+pub mod prelude {
+    pub use crate::FutureExt as _;
+    #[cfg(feature = "futures")]
+    pub use crate::StreamExt as _;
+    pub use crate::traced;
+}
 
 pub use opentelemetry::baggage::Baggage;
 pub use opentelemetry::trace::{SpanId, SpanKind, Status, TraceFlags, TraceId};

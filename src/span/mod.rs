@@ -478,8 +478,11 @@ impl Span {
         if !self.ctx.is_sampled() {
             return;
         }
-        let message = error.to_string();
-        let type_name = std::any::type_name::<E>();
+        self.record_exception(std::any::type_name::<E>(), error.to_string());
+    }
+
+    /// The `exception` event and the error status, for an error of type `type_name` (or a panic).
+    pub(crate) fn record_exception(&self, type_name: &'static str, message: String) {
         let mut attributes = Vec::with_capacity(2);
         // `dyn Error` says nothing about the type; the message alone satisfies the conventions.
         if !type_name.starts_with("dyn ") {

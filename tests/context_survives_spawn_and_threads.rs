@@ -1,0 +1,144 @@
+//! Spawned work keeps its parent: `tracewire::spawn` on a multi-thread runtime (tasks that move
+//! between worker threads), `tracewire::spawn_blocking`, `std::thread::spawn` with
+//! `Context::wrap`, a channel message that carries its `Context`, and a future wrapped with
+//! `in_current_span`. Without them, spawned work starts a new trace (the check that these tests can
+//! fail).
+#![cfg(all(feature = "testing", feature = "tokio"))]
+
+mod recording;
+mod support;
+
+use std::time::Duration;
+
+use recording::{all, assert_children, record};
+use tracewire::{Baggage, Context, FutureExt as _, KeyValue, SpanId, traced};
+
+fn multi_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .build()
+        .expect("runtime")
+}
+
+#[traced(fields(task))]
+async fn worker(task: i64) -> i64 {
+    for _ in 0..5 {
+        tokio::task::yield_now().await; // may resume on the other worker thread
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let step = tracewire::span("worker step"); // a child of worker, on whatever thread
+    drop(step);
+    task
+}
+
+#[traced]
+async fn fan_out() -> i64 {
+    let handles: Vec<_> = (0..4).map(|task| tracewire::spawn(worker(task))).collect();
+    let mut sum = 0;
+    for handle in handles {
+        sum += handle.await.expect("task");
+    }
+    sum
+}
+
+#[test]
+fn tasks_spawned_with_tracewire_spawn_keep_their_parent() {
+    let _serial = support::serial();
+    let runtime = multi_thread();
+    let (sum, spans) = record(|| runtime.block_on(fan_out()));
+    assert_eq!(sum, 6);
+    assert_eq!(all(&spans, "worker").len(), 4);
+    assert_children(&spans, "worker", "fan_out");
+    for step in all(&spans, "worker step") {
+        let parent_is_a_worker = all(&spans, "worker")
+            .iter()
+            .any(|w| w.span_context.span_id() == step.parent_span_id);
+        assert!(parent_is_a_worker, "{step:#?}");
+    }
+}
+
+#[traced]
+async fn fan_out_without_context() {
+    let handle = tokio::spawn(worker(0)); // plain tokio::spawn: the context stays behind
+    handle.await.expect("task");
+}
+
+#[test]
+fn tasks_spawned_without_the_context_start_new_traces() {
+    let _serial = support::serial();
+    let runtime = multi_thread();
+    let (_, spans) = record(|| runtime.block_on(fan_out_without_context()));
+    // The first poll of `worker` happens on a worker thread, where nothing is current.
+    assert_eq!(all(&spans, "worker")[0].parent_span_id, SpanId::INVALID);
+}
+
+#[test]
+fn in_current_span_carries_the_context_into_tokio_spawn() {
+    let _serial = support::serial();
+    let runtime = multi_thread();
+    let (_, spans) = record(|| {
+        runtime.block_on(async {
+            let parent = tracewire::span("parent");
+            let handle = {
+                let _entered = parent.enter();
+                tokio::spawn(worker(1).in_current_span())
+            };
+            handle.await.expect("task");
+        })
+    });
+    assert_children(&spans, "worker", "parent");
+}
+
+#[traced]
+fn hash(input: &str) -> u64 {
+    input.bytes().map(u64::from).sum()
+}
+
+#[test]
+fn blocking_work_threads_and_channel_messages_keep_their_parent() {
+    let _serial = support::serial();
+    let runtime = multi_thread();
+    let (_, spans) = record(|| {
+        let parent = tracewire::span("parent");
+        let _entered = parent.enter();
+
+        // tokio's blocking pool
+        let blocking = runtime.block_on(async {
+            tracewire::spawn_blocking(|| hash("blocking"))
+                .await
+                .expect("blocking task")
+        });
+        assert_eq!(blocking, 841); // the byte sum of "blocking"
+
+        // a thread
+        std::thread::spawn(Context::current().wrap(|| hash("thread")))
+            .join()
+            .expect("thread");
+
+        // a channel message that carries its context (and baggage) to the consumer thread
+        let (tx, rx) = std::sync::mpsc::channel::<(Context, &'static str)>();
+        let consumer = std::thread::spawn(move || {
+            let mut tenants = Vec::new();
+            while let Ok((cx, message)) = rx.recv() {
+                let _attached = cx.attach();
+                tenants.push(
+                    Context::current()
+                        .baggage()
+                        .get("tenant")
+                        .map(|v| v.to_string()),
+                );
+                hash(message);
+            }
+            tenants
+        });
+        let cx =
+            Context::current().with_baggage(Baggage::from_iter([KeyValue::new("tenant", "acme")]));
+        tx.send((cx, "message")).expect("send");
+        drop(tx);
+        let tenants = consumer.join().expect("consumer");
+        assert_eq!(tenants, [Some("acme".to_owned())]);
+    });
+    assert_eq!(all(&spans, "hash").len(), 3);
+    assert_children(&spans, "hash", "parent");
+}

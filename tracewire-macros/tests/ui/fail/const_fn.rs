@@ -1,0 +1,6 @@
+#[tracewire::traced]
+const fn answer() -> u32 {
+    42
+}
+
+fn main() {}

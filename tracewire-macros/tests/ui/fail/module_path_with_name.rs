@@ -1,0 +1,4 @@
+#[tracewire::traced(module_path, name = "load")]
+fn load() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[tracewire::traced(name = checkout)]
+fn checkout() {}
+
+fn main() {}

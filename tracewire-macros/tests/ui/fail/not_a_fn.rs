@@ -1,0 +1,6 @@
+#[tracewire::traced]
+pub struct Config {
+    pub port: u16,
+}
+
+fn main() {}

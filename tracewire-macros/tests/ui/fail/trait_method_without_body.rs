@@ -1,0 +1,6 @@
+trait Store {
+    #[tracewire::traced]
+    fn get(&self, key: &str) -> Option<String>;
+}
+
+fn main() {}

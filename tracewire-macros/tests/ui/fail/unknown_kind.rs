@@ -1,0 +1,4 @@
+#[tracewire::traced(kind = sever)]
+fn handle() {}
+
+fn main() {}

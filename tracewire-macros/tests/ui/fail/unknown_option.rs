@@ -1,0 +1,4 @@
+#[tracewire::traced(name = "work", level = "info")]
+fn work() {}
+
+fn main() {}
