@@ -67,6 +67,7 @@ impl Config {
             code,
             env,
             custom_exporter,
+            ..
         } = self;
 
         let sampler = match &code.sampler {

@@ -15,6 +15,7 @@ use std::cell::RefCell;
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use opentelemetry::trace::{SpanId, TraceFlags, TraceId};
 
@@ -394,11 +395,53 @@ impl fmt::Debug for SpanContext {
     }
 }
 
+/// What is current on a thread.
+#[derive(Clone)]
+pub(crate) struct Current {
+    ctx: SpanContext,
+    /// The span id current in OpenTelemetry's own context when `ctx` was made current, recorded only
+    /// once the OpenTelemetry API bridge is in use (see [`otel_api_in_use`]).
+    otel_seen: SpanId,
+}
+
+impl Default for Current {
+    fn default() -> Self {
+        Current {
+            ctx: SpanContext::NONE,
+            otel_seen: SpanId::INVALID,
+        }
+    }
+}
+
 thread_local! {
-    static CURRENT: RefCell<SpanContext> = const { RefCell::new(SpanContext::NONE) };
+    static CURRENT: RefCell<Current> = const {
+        RefCell::new(Current { ctx: SpanContext::NONE, otel_seen: SpanId::INVALID })
+    };
+    /// `tracing` spans the bridge entered on this thread, innermost last (see [`enter_bridged`]).
+    static BRIDGED: RefCell<Vec<Frame>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Set, once and for good, when tracewire's OpenTelemetry `TracerProvider` hands out a tracer.
+static OTEL_API_IN_USE: AtomicBool = AtomicBool::new(false);
+
+/// Says that spans may be made current through OpenTelemetry's own context (`Context::attach`), so
+/// that from now on tracewire looks there too.
+pub(crate) fn use_otel_api() {
+    OTEL_API_IN_USE.store(true, Ordering::Relaxed);
+}
+
+/// Whether the OpenTelemetry API bridge is in use: one relaxed load of a flag that is written once,
+/// all that the hot path pays for the bridge while it is unused.
+#[inline(always)]
+fn otel_api_in_use() -> bool {
+    OTEL_API_IN_USE.load(Ordering::Relaxed)
 }
 
 /// The current span context of this thread ([`SpanContext::NONE`] outside any span).
+///
+/// Spans made current with [`Span::enter`](crate::Span::enter), by the `tracing` bridge, and (once
+/// tracewire's OpenTelemetry `TracerProvider` is in use) through OpenTelemetry's
+/// `Context::attach` all count: the innermost one is returned.
 ///
 /// # Examples
 ///
@@ -413,9 +456,148 @@ thread_local! {
 /// # }
 /// ```
 pub fn current_span_context() -> SpanContext {
-    CURRENT
+    let current = CURRENT
         .try_with(|current| current.try_borrow().map(|c| c.clone()).unwrap_or_default())
-        .unwrap_or_default()
+        .unwrap_or_default();
+    if otel_api_in_use() {
+        return innermost_with_otel(current);
+    }
+    current.ctx
+}
+
+/// The innermost of tracewire's current context and OpenTelemetry's.
+///
+/// # Why this works
+///
+/// Both are stacks on the same thread, but neither tells the other when it changes. When tracewire
+/// makes a context current it notes the OpenTelemetry span current at that moment (`otel_seen`). If
+/// OpenTelemetry's current span is still that one (or is tracewire's own), nothing was attached
+/// since, so tracewire's context is the inner one; otherwise a span was attached inside it, and
+/// that span is the inner one.
+#[cold]
+#[inline(never)]
+fn innermost_with_otel(current: Current) -> SpanContext {
+    opentelemetry::Context::map_current(|cx| {
+        use opentelemetry::trace::TraceContextExt as _;
+        if !cx.has_active_span() {
+            return current.ctx;
+        }
+        let span = cx.span();
+        let otel = span.span_context();
+        if !otel.is_valid()
+            || otel.span_id() == current.otel_seen
+            || otel.span_id() == current.ctx.span_id
+        {
+            current.ctx
+        } else {
+            SpanContext::from_otel(otel)
+        }
+    })
+}
+
+/// The span id current in OpenTelemetry's context, when the bridge is in use.
+#[inline]
+fn otel_seen_now() -> SpanId {
+    if !otel_api_in_use() {
+        return SpanId::INVALID;
+    }
+    otel_current_span_id()
+}
+
+#[cold]
+#[inline(never)]
+fn otel_current_span_id() -> SpanId {
+    use opentelemetry::trace::TraceContextExt as _;
+    opentelemetry::Context::map_current(|cx| {
+        if cx.has_active_span() {
+            cx.span().span_context().span_id()
+        } else {
+            SpanId::INVALID
+        }
+    })
+}
+
+/// Makes `ctx` current and returns what was (None when the thread-local is unusable).
+#[inline]
+fn swap_current(ctx: SpanContext) -> Option<Current> {
+    let next = Current {
+        ctx,
+        otel_seen: otel_seen_now(),
+    };
+    CURRENT
+        .try_with(|current| {
+            current
+                .try_borrow_mut()
+                .ok()
+                .map(|mut c| std::mem::replace(&mut *c, next))
+        })
+        .ok()
+        .flatten()
+}
+
+fn restore_current(previous: Current) {
+    let _ = CURRENT.try_with(|current| {
+        if let Ok(mut c) = current.try_borrow_mut() {
+            *c = previous;
+        }
+    });
+}
+
+/// One `tracing` span entered on this thread by the bridge.
+struct Frame {
+    /// The `tracing` span id (`tracing::span::Id::into_u64`).
+    id: u64,
+    /// What to restore when it exits.
+    previous: Current,
+}
+
+/// Makes `ctx` current for the `tracing` span `id`, until [`exit_bridged`] with the same id.
+///
+/// `tracing` enters and exits spans in separate callbacks, so there is no guard to hold: the
+/// previous context waits in a per-thread stack. A span entered several times (or on several
+/// threads) has one frame per entry on each thread.
+pub(crate) fn enter_bridged(id: u64, ctx: SpanContext) {
+    let Some(previous) = swap_current(ctx) else {
+        return;
+    };
+    let pushed = BRIDGED
+        .try_with(|frames| {
+            frames
+                .try_borrow_mut()
+                .map(|mut frames| frames.push(Frame { id, previous }))
+                .is_ok()
+        })
+        .unwrap_or(false);
+    if !pushed {
+        crate::diag::diag!(Warn, "a tracing span could not be made current on this thread");
+    }
+}
+
+/// Undoes [`enter_bridged`] for the `tracing` span `id`.
+///
+/// Spans usually exit innermost first; when one exits while a span entered after it is still
+/// entered, it leaves the stack and the later span, when it exits, restores what this one would
+/// have (so the context never falls back to a span that has exited).
+pub(crate) fn exit_bridged(id: u64) {
+    let restore = BRIDGED
+        .try_with(|frames| {
+            let mut frames = frames.try_borrow_mut().ok()?;
+            let at = frames.iter().rposition(|frame| frame.id == id)?;
+            let frame = frames.remove(at);
+            match frames.get_mut(at) {
+                // Out of order: the frame above inherits what this one would have restored.
+                Some(above) => {
+                    above.previous = frame.previous;
+                    None
+                }
+                None => Some(frame.previous),
+            }
+        })
+        .ok()
+        .flatten();
+    if let Some(previous) = restore {
+        restore_current(previous);
+    }
 }
 
 /// Keeps a span context current on this thread; dropping it restores the one before.
@@ -431,24 +613,15 @@ pub fn current_span_context() -> SpanContext {
 /// ```
 #[must_use = "the context is current only while the guard lives"]
 pub struct Entered<'a> {
-    previous: Option<SpanContext>,
+    previous: Option<Current>,
     _lifetime: PhantomData<&'a ()>,
     _not_send: PhantomData<*const ()>,
 }
 
 impl Entered<'_> {
     pub(crate) fn new(ctx: SpanContext) -> Self {
-        let previous = CURRENT
-            .try_with(|current| {
-                current
-                    .try_borrow_mut()
-                    .ok()
-                    .map(|mut c| std::mem::replace(&mut *c, ctx))
-            })
-            .ok()
-            .flatten();
         Entered {
-            previous,
+            previous: swap_current(ctx),
             _lifetime: PhantomData,
             _not_send: PhantomData,
         }
@@ -458,11 +631,7 @@ impl Entered<'_> {
 impl Drop for Entered<'_> {
     fn drop(&mut self) {
         if let Some(previous) = self.previous.take() {
-            let _ = CURRENT.try_with(|current| {
-                if let Ok(mut c) = current.try_borrow_mut() {
-                    *c = previous;
-                }
-            });
+            restore_current(previous);
         }
     }
 }

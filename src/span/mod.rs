@@ -537,14 +537,72 @@ impl Drop for Span {
     }
 }
 
+/// Starts a span with everything decided by the caller (the bridges): tracing on or off is checked
+/// here, sampling in [`Span::start`].
+pub(crate) fn start_span(
+    name: Cow<'static, str>,
+    kind: SpanKind,
+    parent: SpanContext,
+    attributes: SmallVec<[KeyValue; INLINE_ATTRIBUTES]>,
+    links: Vec<Link>,
+) -> Span {
+    if !collector::is_enabled() {
+        return Span::none();
+    }
+    Span::start(name, kind, parent, attributes, links)
+}
+
+/// What the bridges need beyond the public API: times given as `SystemTime` (the OpenTelemetry
+/// API's), and a kind known only after start (`otel.kind` recorded late).
+impl Span {
+    /// Replaces the start time with one given by the caller.
+    pub(crate) fn set_start_time(&self, at: std::time::SystemTime) {
+        self.with_recording(|rec| rec.start = clock::Ticks::from_system_time(at));
+    }
+
+    /// Changes the span kind.
+    pub(crate) fn set_kind(&self, kind: SpanKind) {
+        self.with_recording(|rec| rec.kind = kind);
+    }
+
+    /// Adds an event at a time given by the caller.
+    pub(crate) fn add_event_at(
+        &self,
+        name: Cow<'static, str>,
+        at: std::time::SystemTime,
+        attributes: Vec<KeyValue>,
+    ) {
+        if self.ctx.is_sampled() {
+            let event = EventRecord {
+                name,
+                at: clock::Ticks::from_system_time(at),
+                attributes,
+            };
+            self.with_extras(|extras| extras.push_event(event));
+        }
+    }
+
+    /// Ends the span at a time given by the caller.
+    pub(crate) fn end_at(mut self, at: std::time::SystemTime) {
+        if self.rec.get_mut().is_some() {
+            self.finish_at(clock::Ticks::from_system_time(at));
+        }
+    }
+}
+
 impl Span {
     /// Ends a recording span: timestamps it and hands it to the thread's buffer.
     #[inline(never)]
     fn finish(&mut self) {
+        let end = clock::now();
+        self.finish_at(end);
+    }
+
+    #[inline(always)]
+    fn finish_at(&mut self, end: clock::Ticks) {
         let Some(mut rec) = self.rec.get_mut().take() else {
             return;
         };
-        let end = clock::now();
         // A span ended by unwinding is the trace of a panic; say so unless the code already did.
         if std::thread::panicking() {
             let extras = rec.extras.get_or_insert_with(collector::take_extras);
