@@ -57,8 +57,6 @@ pub use error::{FlushError, InitError};
 pub use init::{Guard, force_flush, force_flush_timeout, init};
 pub use span::{Span, SpanBuilder, in_span, span, span_builder};
 
-pub use bridge::logs::{current_span_id, current_trace_id};
-pub use bridge::otel_api as otel;
 #[cfg(feature = "tracing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
 pub use bridge::layer::{TracingLayer, tracing_layer};
@@ -68,6 +66,8 @@ pub use bridge::logs::json_fmt_layer;
 #[cfg(feature = "tracing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
 pub use bridge::logs::{TraceIdFormat, fmt_layer};
+pub use bridge::logs::{current_span_id, current_trace_id};
+pub use bridge::otel_api as otel;
 
 pub use opentelemetry::baggage::Baggage;
 pub use opentelemetry::trace::{SpanId, SpanKind, Status, TraceFlags, TraceId};
@@ -81,10 +81,6 @@ pub use opentelemetry_sdk;
 #[cfg(feature = "tracing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
 pub use tracing;
-/// The `tracing-subscriber` crate the `tracing` bridge is built with.
-#[cfg(feature = "tracing")]
-#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
-pub use tracing_subscriber;
 /// The `tracing-opentelemetry` crate built against tracewire's `opentelemetry` (0.34 for
 /// opentelemetry 0.33): point its layer at [`otel::TracerProvider`]'s tracer.
 ///
@@ -102,6 +98,10 @@ pub use tracing_subscriber;
 #[cfg(feature = "tracing-opentelemetry")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tracing-opentelemetry")))]
 pub use tracing_opentelemetry;
+/// The `tracing-subscriber` crate the `tracing` bridge is built with.
+#[cfg(feature = "tracing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+pub use tracing_subscriber;
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(all(doctest, feature = "testing"))]

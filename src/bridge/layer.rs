@@ -104,7 +104,9 @@ struct Recorded {
 }
 
 /// The span context this layer recorded for `span`, if any.
-pub(crate) fn recorded_context<'a, R: LookupSpan<'a> + 'a>(span: &SpanRef<'a, R>) -> Option<SpanContext> {
+pub(crate) fn recorded_context<'a, R: LookupSpan<'a> + 'a>(
+    span: &SpanRef<'a, R>,
+) -> Option<SpanContext> {
     span.extensions()
         .get::<Recorded>()
         .map(|recorded| recorded.ctx.clone())
@@ -224,7 +226,8 @@ where
                 (Cow::Borrowed("exception"), Some(Status::error(error)))
             }
             None => {
-                let status = is_error_level.then(|| Status::error(message.clone().unwrap_or_default()));
+                let status =
+                    is_error_level.then(|| Status::error(message.clone().unwrap_or_default()));
                 let name = message.map_or(Cow::Borrowed(meta.name()), Cow::Owned);
                 (name, status)
             }
@@ -349,7 +352,10 @@ fn parse_status_code(value: &str) -> Option<StatusCode> {
         "error" => StatusCode::Error,
         "unset" => StatusCode::Unset,
         _ => {
-            crate::diag::diag!(Warn, "otel.status_code = {value:?} is not a status; ignored");
+            crate::diag::diag!(
+                Warn,
+                "otel.status_code = {value:?} is not a status; ignored"
+            );
             return None;
         }
     };

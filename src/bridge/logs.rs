@@ -56,10 +56,10 @@ pub fn current_span_id() -> Option<SpanId> {
     current.is_valid().then(|| current.span_id())
 }
 
-#[cfg(feature = "tracing")]
-pub use fmt_format::{TraceIdFormat, fmt_layer};
 #[cfg(feature = "tracing-json")]
 pub use fmt_format::json_fmt_layer;
+#[cfg(feature = "tracing")]
+pub use fmt_format::{TraceIdFormat, fmt_layer};
 
 #[cfg(feature = "tracing")]
 mod fmt_format {
@@ -134,7 +134,9 @@ mod fmt_format {
         }
         if !event.is_contextual()
             && let Some(found) = ctx.event_scope().and_then(|scope| {
-                scope.into_iter().find_map(|span| super::super::layer::recorded_context(&span))
+                scope
+                    .into_iter()
+                    .find_map(|span| super::super::layer::recorded_context(&span))
             })
         {
             return found;
@@ -184,7 +186,10 @@ mod fmt_format {
         };
         let empty = line[open + 1..].trim_start().starts_with('}');
         let mut keys = String::with_capacity(64);
-        write!(keys, "\"trace_id\":\"{trace_id}\",\"span_id\":\"{span_id}\"")?;
+        write!(
+            keys,
+            "\"trace_id\":\"{trace_id}\",\"span_id\":\"{span_id}\""
+        )?;
         if !empty {
             keys.push(',');
         }
@@ -256,7 +261,9 @@ mod fmt_format {
     {
         tracing_subscriber::fmt::layer()
             .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
-            .event_format(TraceIdFormat::json(tracing_subscriber::fmt::format().json()))
+            .event_format(TraceIdFormat::json(
+                tracing_subscriber::fmt::format().json(),
+            ))
     }
 
     #[cfg(test)]

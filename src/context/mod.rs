@@ -569,7 +569,10 @@ pub(crate) fn enter_bridged(id: u64, ctx: SpanContext) {
         })
         .unwrap_or(false);
     if !pushed {
-        crate::diag::diag!(Warn, "a tracing span could not be made current on this thread");
+        crate::diag::diag!(
+            Warn,
+            "a tracing span could not be made current on this thread"
+        );
     }
 }
 
