@@ -414,14 +414,21 @@ struct EventFields {
 }
 
 impl EventFields {
-    /// Takes `message` and `error` aside; false for other fields.
-    fn special(&mut self, field: &Field, value: impl FnOnce() -> String) -> bool {
+    /// Where `message` and `error` go (they are not attributes).
+    fn special(&mut self, field: &Field) -> Option<&mut Option<String>> {
         match field.name() {
-            "message" => self.message = Some(value()),
-            "error" => self.error = Some(value()),
-            _ => return false,
+            "message" => Some(&mut self.message),
+            "error" => Some(&mut self.error),
+            _ => None,
         }
-        true
+    }
+
+    /// Records a field given as text.
+    fn text(&mut self, field: &Field, text: String) {
+        match self.special(field) {
+            Some(slot) => *slot = Some(text),
+            None => self.push(field, Value::from(text)),
+        }
     }
 
     fn push(&mut self, field: &Field, value: Value) {
@@ -455,22 +462,15 @@ impl Visit for EventFields {
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
-        if !self.special(field, || value.to_owned()) {
-            self.push(field, Value::from(value.to_owned()));
-        }
+        self.text(field, value.to_owned());
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        if !self.special(field, || value.to_string()) {
-            self.push(field, Value::from(value.to_string()));
-        }
+        self.text(field, value.to_string());
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        let text = format!("{value:?}");
-        if !self.special(field, || text.clone()) {
-            self.push(field, Value::from(text));
-        }
+        self.text(field, format!("{value:?}"));
     }
 }
 

@@ -32,6 +32,7 @@ impl<T> Exclusive<T> {
         self.0.get_mut().unwrap_or_else(PoisonError::into_inner)
     }
 
+    #[cfg(feature = "tracing")]
     pub(crate) fn into_inner(self) -> T {
         self.0.into_inner().unwrap_or_else(PoisonError::into_inner)
     }

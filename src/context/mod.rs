@@ -417,7 +417,8 @@ thread_local! {
     static CURRENT: RefCell<Current> = const {
         RefCell::new(Current { ctx: SpanContext::NONE, otel_seen: SpanId::INVALID })
     };
-    /// `tracing` spans the bridge entered on this thread, innermost last (see [`enter_bridged`]).
+    /// `tracing` spans the bridge entered on this thread, innermost last (see `enter_bridged`).
+    #[cfg(feature = "tracing")]
     static BRIDGED: RefCell<Vec<Frame>> = const { RefCell::new(Vec::new()) };
 }
 
@@ -544,6 +545,7 @@ fn restore_current(previous: Current) {
 }
 
 /// One `tracing` span entered on this thread by the bridge.
+#[cfg(feature = "tracing")]
 struct Frame {
     /// The `tracing` span id (`tracing::span::Id::into_u64`).
     id: u64,
@@ -556,6 +558,7 @@ struct Frame {
 /// `tracing` enters and exits spans in separate callbacks, so there is no guard to hold: the
 /// previous context waits in a per-thread stack. A span entered several times (or on several
 /// threads) has one frame per entry on each thread.
+#[cfg(feature = "tracing")]
 pub(crate) fn enter_bridged(id: u64, ctx: SpanContext) {
     let Some(previous) = swap_current(ctx) else {
         return;
@@ -581,6 +584,7 @@ pub(crate) fn enter_bridged(id: u64, ctx: SpanContext) {
 /// Spans usually exit innermost first; when one exits while a span entered after it is still
 /// entered, it leaves the stack and the later span, when it exits, restores what this one would
 /// have (so the context never falls back to a span that has exited).
+#[cfg(feature = "tracing")]
 pub(crate) fn exit_bridged(id: u64) {
     let restore = BRIDGED
         .try_with(|frames| {

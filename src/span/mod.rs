@@ -561,6 +561,7 @@ impl Span {
     }
 
     /// Changes the span kind.
+    #[cfg(feature = "tracing")]
     pub(crate) fn set_kind(&self, kind: SpanKind) {
         self.with_recording(|rec| rec.kind = kind);
     }
