@@ -104,7 +104,12 @@ pub use tracing_opentelemetry;
 pub use tracing_subscriber;
 
 /// The README's examples, compiled and run as doctests.
-#[cfg(all(doctest, feature = "testing"))]
+#[cfg(all(
+    doctest,
+    feature = "testing",
+    feature = "tracing-json",
+    feature = "tracing-opentelemetry"
+))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
