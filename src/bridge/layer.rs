@@ -207,7 +207,10 @@ where
             return; // outside any span this layer sees: nothing to attach the event to
         };
         let meta = event.metadata();
-        let mut fields = EventFields::default();
+        let mut fields = EventFields {
+            attributes: Vec::with_capacity(meta.fields().len() + 2),
+            ..EventFields::default()
+        };
         event.record(&mut fields);
         let is_error_level = *meta.level() == tracing::Level::ERROR;
         let EventFields {

@@ -648,3 +648,69 @@ impl fmt::Debug for Entered<'_> {
         f.debug_struct("Entered").finish_non_exhaustive()
     }
 }
+
+#[cfg(all(test, feature = "tracing"))]
+mod tests {
+    use super::*;
+
+    fn ctx(span: u64) -> SpanContext {
+        SpanContext::new_local([1, 1], SpanId::from(span), true, TraceState::default())
+    }
+
+    fn current_span() -> u64 {
+        u64::from_be_bytes(current_span_context().span_id().to_bytes())
+    }
+
+    #[test]
+    fn bridged_spans_exit_in_any_order() {
+        enter_bridged(1, ctx(10));
+        enter_bridged(2, ctx(20));
+        assert_eq!(current_span(), 20);
+        exit_bridged(1); // out of order: span 2 stays current
+        assert_eq!(current_span(), 20);
+        exit_bridged(2); // and restores what span 1 would have: nothing
+        assert_eq!(current_span(), 0);
+        exit_bridged(3); // never entered: ignored
+        assert_eq!(current_span(), 0);
+    }
+
+    #[test]
+    fn a_span_entered_twice_exits_twice() {
+        enter_bridged(1, ctx(10));
+        enter_bridged(1, ctx(10));
+        exit_bridged(1);
+        assert_eq!(current_span(), 10);
+        exit_bridged(1);
+        assert_eq!(current_span(), 0);
+    }
+
+    #[test]
+    fn each_thread_has_its_own_frames() {
+        enter_bridged(1, ctx(10));
+        let other = std::thread::spawn(|| {
+            assert_eq!(current_span(), 0);
+            enter_bridged(1, ctx(10));
+            let inside = current_span();
+            exit_bridged(1);
+            (inside, current_span())
+        })
+        .join()
+        .unwrap();
+        assert_eq!(other, (10, 0));
+        assert_eq!(current_span(), 10);
+        exit_bridged(1);
+        assert_eq!(current_span(), 0);
+    }
+
+    #[test]
+    fn tracewire_guards_nest_inside_bridged_spans() {
+        enter_bridged(1, ctx(10));
+        {
+            let _entered = Entered::new(ctx(30));
+            assert_eq!(current_span(), 30);
+        }
+        assert_eq!(current_span(), 10);
+        exit_bridged(1);
+        assert_eq!(current_span(), 0);
+    }
+}
