@@ -11,7 +11,7 @@ pub use carried::{Context, ContextGuard};
 pub use sampler::Sampler;
 pub(crate) use sampler::SamplerRule;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -395,47 +395,36 @@ impl fmt::Debug for SpanContext {
     }
 }
 
-/// What is current on a thread.
-#[derive(Clone)]
-pub(crate) struct Current {
-    ctx: SpanContext,
-    /// The span id current in OpenTelemetry's own context when `ctx` was made current, recorded only
-    /// once the OpenTelemetry API bridge is in use (see [`otel_api_in_use`]).
-    otel_seen: SpanId,
-}
-
-impl Default for Current {
-    fn default() -> Self {
-        Current {
-            ctx: SpanContext::NONE,
-            otel_seen: SpanId::INVALID,
-        }
-    }
-}
-
 thread_local! {
-    static CURRENT: RefCell<Current> = const {
-        RefCell::new(Current { ctx: SpanContext::NONE, otel_seen: SpanId::INVALID })
-    };
+    static CURRENT: RefCell<SpanContext> = const { RefCell::new(SpanContext::NONE) };
+    /// The span id current in OpenTelemetry's own context when `CURRENT` was last set. Read and
+    /// written only while the OpenTelemetry API bridge is in use (see [`otel_api_in_use`]).
+    static OTEL_SEEN: Cell<SpanId> = const { Cell::new(SpanId::INVALID) };
     /// `tracing` spans the bridge entered on this thread, innermost last (see `enter_bridged`).
     #[cfg(feature = "tracing")]
     static BRIDGED: RefCell<Vec<Frame>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Set, once and for good, when tracewire's OpenTelemetry `TracerProvider` hands out a tracer.
-static OTEL_API_IN_USE: AtomicBool = AtomicBool::new(false);
+///
+/// On cache lines of its own: every span start reads it, and a neighbour written by another
+/// thread (a counter of the background thread, say) would make each read a cache miss.
+static OTEL_API_IN_USE: Isolated = Isolated(AtomicBool::new(false));
+
+#[repr(align(128))]
+struct Isolated(AtomicBool);
 
 /// Says that spans may be made current through OpenTelemetry's own context (`Context::attach`), so
 /// that from now on tracewire looks there too.
 pub(crate) fn use_otel_api() {
-    OTEL_API_IN_USE.store(true, Ordering::Relaxed);
+    OTEL_API_IN_USE.0.store(true, Ordering::Relaxed);
 }
 
 /// Whether the OpenTelemetry API bridge is in use: one relaxed load of a flag that is written once,
 /// all that the hot path pays for the bridge while it is unused.
 #[inline(always)]
-fn otel_api_in_use() -> bool {
-    OTEL_API_IN_USE.load(Ordering::Relaxed)
+pub(crate) fn otel_api_in_use() -> bool {
+    OTEL_API_IN_USE.0.load(Ordering::Relaxed)
 }
 
 /// The current span context of this thread ([`SpanContext::NONE`] outside any span).
@@ -456,14 +445,28 @@ fn otel_api_in_use() -> bool {
 /// # Ok(())
 /// # }
 /// ```
+#[inline(always)]
 pub fn current_span_context() -> SpanContext {
-    let current = CURRENT
-        .try_with(|current| current.try_borrow().map(|c| c.clone()).unwrap_or_default())
-        .unwrap_or_default();
+    // The check comes first and the usual path is the plain read, returned in place.
     if otel_api_in_use() {
-        return innermost_with_otel(current);
+        return current_with_otel();
     }
-    current.ctx
+    tracewire_current()
+}
+
+#[cold]
+#[inline(never)]
+fn current_with_otel() -> SpanContext {
+    innermost_with_otel(tracewire_current())
+}
+
+/// The context current in tracewire's own thread-local, OpenTelemetry's aside: what
+/// [`current_span_context`] returns while the OpenTelemetry API bridge is unused.
+#[inline(always)]
+pub(crate) fn tracewire_current() -> SpanContext {
+    CURRENT
+        .try_with(|current| current.try_borrow().map(|c| c.clone()).unwrap_or_default())
+        .unwrap_or_default()
 }
 
 /// The innermost of tracewire's current context and OpenTelemetry's.
@@ -475,68 +478,73 @@ pub fn current_span_context() -> SpanContext {
 /// OpenTelemetry's current span is still that one (or is tracewire's own), nothing was attached
 /// since, so tracewire's context is the inner one; otherwise a span was attached inside it, and
 /// that span is the inner one.
-#[cold]
-#[inline(never)]
-fn innermost_with_otel(current: Current) -> SpanContext {
+fn innermost_with_otel(ctx: SpanContext) -> SpanContext {
+    let seen = OTEL_SEEN.try_with(Cell::get).unwrap_or(SpanId::INVALID);
     opentelemetry::Context::map_current(|cx| {
         use opentelemetry::trace::TraceContextExt as _;
         if !cx.has_active_span() {
-            return current.ctx;
+            return ctx;
         }
         let span = cx.span();
         let otel = span.span_context();
-        if !otel.is_valid()
-            || otel.span_id() == current.otel_seen
-            || otel.span_id() == current.ctx.span_id
-        {
-            current.ctx
+        if !otel.is_valid() || otel.span_id() == seen || otel.span_id() == ctx.span_id {
+            ctx
         } else {
             SpanContext::from_otel(otel)
         }
     })
 }
 
-/// The span id current in OpenTelemetry's context, when the bridge is in use.
+/// Notes OpenTelemetry's current span as the one seen with the context being made current, and
+/// returns the previous note; nothing while the bridge is unused.
 #[inline]
-fn otel_seen_now() -> SpanId {
+fn swap_seen() -> SpanId {
     if !otel_api_in_use() {
         return SpanId::INVALID;
     }
-    otel_current_span_id()
+    swap_seen_slow()
 }
 
 #[cold]
 #[inline(never)]
-fn otel_current_span_id() -> SpanId {
+fn swap_seen_slow() -> SpanId {
     use opentelemetry::trace::TraceContextExt as _;
-    opentelemetry::Context::map_current(|cx| {
+    let now = opentelemetry::Context::map_current(|cx| {
         if cx.has_active_span() {
             cx.span().span_context().span_id()
         } else {
             SpanId::INVALID
         }
-    })
+    });
+    OTEL_SEEN
+        .try_with(|seen| seen.replace(now))
+        .unwrap_or(SpanId::INVALID)
+}
+
+/// Undoes [`swap_seen`]; nothing while the bridge is unused (the note is then never written).
+#[inline]
+fn restore_seen(previous: SpanId) {
+    if otel_api_in_use() {
+        let _ = OTEL_SEEN.try_with(|seen| seen.set(previous));
+    }
 }
 
 /// Makes `ctx` current and returns what was (None when the thread-local is unusable).
 #[inline]
-fn swap_current(ctx: SpanContext) -> Option<Current> {
-    let next = Current {
-        ctx,
-        otel_seen: otel_seen_now(),
-    };
+fn swap_current(ctx: SpanContext) -> Option<SpanContext> {
     CURRENT
         .try_with(|current| {
             current
                 .try_borrow_mut()
                 .ok()
-                .map(|mut c| std::mem::replace(&mut *c, next))
+                .map(|mut c| std::mem::replace(&mut *c, ctx))
         })
         .ok()
         .flatten()
 }
 
-fn restore_current(previous: Current) {
+#[inline]
+fn restore_current(previous: SpanContext) {
     let _ = CURRENT.try_with(|current| {
         if let Ok(mut c) = current.try_borrow_mut() {
             *c = previous;
@@ -550,7 +558,8 @@ struct Frame {
     /// The `tracing` span id (`tracing::span::Id::into_u64`).
     id: u64,
     /// What to restore when it exits.
-    previous: Current,
+    previous: SpanContext,
+    previous_seen: SpanId,
 }
 
 /// Makes `ctx` current for the `tracing` span `id`, until [`exit_bridged`] with the same id.
@@ -560,14 +569,21 @@ struct Frame {
 /// threads) has one frame per entry on each thread.
 #[cfg(feature = "tracing")]
 pub(crate) fn enter_bridged(id: u64, ctx: SpanContext) {
+    let previous_seen = swap_seen();
     let Some(previous) = swap_current(ctx) else {
+        restore_seen(previous_seen);
         return;
+    };
+    let frame = Frame {
+        id,
+        previous,
+        previous_seen,
     };
     let pushed = BRIDGED
         .try_with(|frames| {
             frames
                 .try_borrow_mut()
-                .map(|mut frames| frames.push(Frame { id, previous }))
+                .map(|mut frames| frames.push(frame))
                 .is_ok()
         })
         .unwrap_or(false);
@@ -595,15 +611,17 @@ pub(crate) fn exit_bridged(id: u64) {
                 // Out of order: the frame above inherits what this one would have restored.
                 Some(above) => {
                     above.previous = frame.previous;
+                    above.previous_seen = frame.previous_seen;
                     None
                 }
-                None => Some(frame.previous),
+                None => Some((frame.previous, frame.previous_seen)),
             }
         })
         .ok()
         .flatten();
-    if let Some(previous) = restore {
+    if let Some((previous, previous_seen)) = restore {
         restore_current(previous);
+        restore_seen(previous_seen);
     }
 }
 
@@ -620,15 +638,18 @@ pub(crate) fn exit_bridged(id: u64) {
 /// ```
 #[must_use = "the context is current only while the guard lives"]
 pub struct Entered<'a> {
-    previous: Option<Current>,
+    previous: Option<SpanContext>,
+    previous_seen: SpanId,
     _lifetime: PhantomData<&'a ()>,
     _not_send: PhantomData<*const ()>,
 }
 
 impl Entered<'_> {
     pub(crate) fn new(ctx: SpanContext) -> Self {
+        let previous_seen = swap_seen();
         Entered {
             previous: swap_current(ctx),
+            previous_seen,
             _lifetime: PhantomData,
             _not_send: PhantomData,
         }
@@ -640,6 +661,7 @@ impl Drop for Entered<'_> {
         if let Some(previous) = self.previous.take() {
             restore_current(previous);
         }
+        restore_seen(self.previous_seen);
     }
 }
 

@@ -79,11 +79,30 @@ pub fn span(name: impl Into<Cow<'static, str>>) -> Span {
     if !collector::is_enabled() {
         return Span::none();
     }
+    // Decided here, not in `start_child`: a check there costs the usual path more than the load.
+    if context::otel_api_in_use() {
+        return start_child_of_any(name.into());
+    }
     start_child(name.into())
 }
 
 #[inline(never)]
 fn start_child(name: Cow<'static, str>) -> Span {
+    let parent = context::tracewire_current();
+    Span::start(
+        name,
+        SpanKind::Internal,
+        parent,
+        SmallVec::new(),
+        Vec::new(),
+    )
+}
+
+/// [`start_child`] once the OpenTelemetry API bridge is in use: the parent may be a span attached
+/// through OpenTelemetry's context.
+#[cold]
+#[inline(never)]
+fn start_child_of_any(name: Cow<'static, str>) -> Span {
     let parent = context::current_span_context();
     Span::start(
         name,
@@ -583,10 +602,13 @@ impl Span {
         }
     }
 
-    /// Ends the span at a time given by the caller.
+    /// Ends the span at a time given by the caller (a span that ends this way is not the trace of
+    /// a panic: the caller chose the time).
     pub(crate) fn end_at(mut self, at: std::time::SystemTime) {
-        if self.rec.get_mut().is_some() {
-            self.finish_at(clock::Ticks::from_system_time(at));
+        if let Some(rec) = self.rec.get_mut().take() {
+            let ctx = std::mem::take(&mut self.ctx);
+            let end = clock::Ticks::from_system_time(at);
+            collector::submit(SpanRecord { ctx, rec, end });
         }
     }
 }
@@ -595,15 +617,10 @@ impl Span {
     /// Ends a recording span: timestamps it and hands it to the thread's buffer.
     #[inline(never)]
     fn finish(&mut self) {
-        let end = clock::now();
-        self.finish_at(end);
-    }
-
-    #[inline(always)]
-    fn finish_at(&mut self, end: clock::Ticks) {
         let Some(mut rec) = self.rec.get_mut().take() else {
             return;
         };
+        let end = clock::now();
         // A span ended by unwinding is the trace of a panic; say so unless the code already did.
         if std::thread::panicking() {
             let extras = rec.extras.get_or_insert_with(collector::take_extras);
