@@ -55,6 +55,7 @@ pub fn init() -> Result<Guard, InitError> {
 }
 
 pub(crate) fn install(config: Config) -> Result<Guard, InitError> {
+    let set_global_tracer_provider = config.global_tracer_provider != Some(false);
     let resolved = config.resolve()?;
     let mut slot = installed();
     if slot.is_some() {
@@ -104,6 +105,9 @@ pub(crate) fn install(config: Config) -> Result<Guard, InitError> {
     let handle = worker::spawn(settings, exporter)?;
     collector::reset_stats();
     collector::set_enabled(true);
+    if set_global_tracer_provider {
+        opentelemetry::global::set_tracer_provider(crate::otel::TracerProvider::default());
+    }
     *slot = Some(Installed::Running {
         handle,
         flush_timeout: batch_export_timeout,

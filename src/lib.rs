@@ -28,12 +28,20 @@
 //! - [`testing::InMemoryExporter`] (feature `testing`): assert on spans in tests.
 //! - `http` (features `reqwest`, `tower`, `axum`): client and server spans for HTTP, with the
 //!   context carried in the headers.
+//! - [`otel`]: tracewire as an OpenTelemetry `TracerProvider`, for code written against the
+//!   `opentelemetry` API (made the global provider by [`init`]).
+//! - `tracing_layer`, `fmt_layer` (feature `tracing`): `tracing` spans recorded by tracewire, log
+//!   lines with trace ids; [`current_trace_id`] / [`current_span_id`] for any other logger.
 //!
 //! Cargo features: `otlp-grpc` and `otlp-http` (default) select the OTLP transports; `testing`
-//! adds the in-memory exporter; `reqwest`, `tower` and `axum` add the HTTP layers.
+//! adds the in-memory exporter; `reqwest`, `tower` and `axum` add the HTTP layers; `tokio` adds
+//! [`spawn`]/[`spawn_blocking`] and `futures` adds `StreamExt`; `tracing` the `tracing` bridge,
+//! `tracing-json` its JSON log lines, `tracing-opentelemetry` a re-export of the
+//! `tracing-opentelemetry` that matches tracewire's `opentelemetry`.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
+mod bridge;
 mod collector;
 pub mod config;
 mod context;
@@ -102,6 +110,18 @@ pub mod prelude {
     pub use crate::traced;
 }
 
+#[cfg(feature = "tracing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+pub use bridge::layer::{TracingLayer, tracing_layer};
+#[cfg(feature = "tracing-json")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing-json")))]
+pub use bridge::logs::json_fmt_layer;
+#[cfg(feature = "tracing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+pub use bridge::logs::{TraceIdFormat, fmt_layer};
+pub use bridge::logs::{current_span_id, current_trace_id};
+pub use bridge::otel_api as otel;
+
 pub use opentelemetry::baggage::Baggage;
 pub use opentelemetry::trace::{SpanId, SpanKind, Status, TraceFlags, TraceId};
 pub use opentelemetry::{Array, Key, KeyValue, StringValue, Value};
@@ -110,9 +130,39 @@ pub use opentelemetry::{Array, Key, KeyValue, StringValue, Value};
 pub use opentelemetry;
 /// The `opentelemetry_sdk` crate tracewire is built with (its `SpanExporter` trait and `SpanData`).
 pub use opentelemetry_sdk;
+/// The `tracing` crate the `tracing` bridge is built with.
+#[cfg(feature = "tracing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+pub use tracing;
+/// The `tracing-opentelemetry` crate built against tracewire's `opentelemetry` (0.34 for
+/// opentelemetry 0.33): point its layer at [`otel::TracerProvider`]'s tracer.
+///
+/// # Examples
+///
+/// ```
+/// use tracewire::opentelemetry::trace::TracerProvider as _;
+/// use tracewire::tracing_subscriber::prelude::*;
+///
+/// let tracer = tracewire::otel::TracerProvider::default().tracer("my-service");
+/// let subscriber = tracewire::tracing_subscriber::registry()
+///     .with(tracewire::tracing_opentelemetry::layer().with_tracer(tracer));
+/// # drop(subscriber);
+/// ```
+#[cfg(feature = "tracing-opentelemetry")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing-opentelemetry")))]
+pub use tracing_opentelemetry;
+/// The `tracing-subscriber` crate the `tracing` bridge is built with.
+#[cfg(feature = "tracing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+pub use tracing_subscriber;
 
 /// The README's examples, compiled and run as doctests.
-#[cfg(all(doctest, feature = "testing"))]
+#[cfg(all(
+    doctest,
+    feature = "testing",
+    feature = "tracing-json",
+    feature = "tracing-opentelemetry"
+))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 

@@ -305,7 +305,7 @@ pub(crate) fn count_not_sampled() {
 }
 
 /// Hands a finished span to the background thread, or drops and counts it.
-#[inline]
+#[inline(always)]
 pub(crate) fn submit(record: SpanRecord) {
     if !ENABLED.load(Ordering::Acquire) {
         GLOBAL.ended_unbuffered.fetch_add(1, Ordering::Relaxed);

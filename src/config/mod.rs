@@ -248,6 +248,8 @@ pub struct Config {
     pub(crate) code: Layer,
     pub(crate) env: Layer,
     pub(crate) custom_exporter: Option<SharedExporter>,
+    /// `Some(false)`: `init` leaves OpenTelemetry's global tracer provider alone.
+    pub(crate) global_tracer_provider: Option<bool>,
 }
 
 /// An exporter given in code, taken out by the first `init` that uses the `Config` (or a clone).
@@ -637,6 +639,22 @@ impl Config {
     /// ```
     pub fn with_thread_buffer_size(mut self, size: usize) -> Self {
         self.code.thread_buffer_size = Some(size);
+        self
+    }
+
+    /// Whether [`init`](Config::init) makes tracewire OpenTelemetry's global tracer provider
+    /// (`opentelemetry::global::set_tracer_provider` with [`otel::TracerProvider`](crate::otel::TracerProvider)),
+    /// so that code written against the `opentelemetry` API records into tracewire. On by default;
+    /// turn it off when the service sets its own global provider.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let config = tracewire::Config::default().with_global_tracer_provider(false);
+    /// # drop(config);
+    /// ```
+    pub fn with_global_tracer_provider(mut self, enabled: bool) -> Self {
+        self.global_tracer_provider = Some(enabled);
         self
     }
 

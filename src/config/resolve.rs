@@ -68,6 +68,7 @@ impl Config {
             code,
             env,
             custom_exporter,
+            ..
         } = self;
 
         let sampler = match &code.sampler {

@@ -11,10 +11,11 @@ pub use carried::{Context, ContextGuard};
 pub use sampler::Sampler;
 pub(crate) use sampler::SamplerRule;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use opentelemetry::trace::{SpanId, TraceFlags, TraceId};
 
@@ -431,9 +432,41 @@ impl fmt::Debug for SpanContext {
 
 thread_local! {
     static CURRENT: RefCell<SpanContext> = const { RefCell::new(SpanContext::NONE) };
+    /// The span id current in OpenTelemetry's own context when `CURRENT` was last set. Read and
+    /// written only while the OpenTelemetry API bridge is in use (see [`otel_api_in_use`]).
+    static OTEL_SEEN: Cell<SpanId> = const { Cell::new(SpanId::INVALID) };
+    /// `tracing` spans the bridge entered on this thread, innermost last (see `enter_bridged`).
+    #[cfg(feature = "tracing")]
+    static BRIDGED: RefCell<Vec<Frame>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Set, once and for good, when tracewire's OpenTelemetry `TracerProvider` hands out a tracer.
+///
+/// On cache lines of its own: every span start reads it, and a neighbour written by another
+/// thread (a counter of the background thread, say) would make each read a cache miss.
+static OTEL_API_IN_USE: Isolated = Isolated(AtomicBool::new(false));
+
+#[repr(align(128))]
+struct Isolated(AtomicBool);
+
+/// Says that spans may be made current through OpenTelemetry's own context (`Context::attach`), so
+/// that from now on tracewire looks there too.
+pub(crate) fn use_otel_api() {
+    OTEL_API_IN_USE.0.store(true, Ordering::Relaxed);
+}
+
+/// Whether the OpenTelemetry API bridge is in use: one relaxed load of a flag that is written once,
+/// all that the hot path pays for the bridge while it is unused.
+#[inline(always)]
+pub(crate) fn otel_api_in_use() -> bool {
+    OTEL_API_IN_USE.0.load(Ordering::Relaxed)
 }
 
 /// The current span context of this thread ([`SpanContext::NONE`] outside any span).
+///
+/// Spans made current with [`Span::enter`](crate::Span::enter), by the `tracing` bridge, and (once
+/// tracewire's OpenTelemetry `TracerProvider` is in use) through OpenTelemetry's
+/// `Context::attach` all count: the innermost one is returned.
 ///
 /// # Examples
 ///
@@ -447,10 +480,184 @@ thread_local! {
 /// # Ok(())
 /// # }
 /// ```
+#[inline(always)]
 pub fn current_span_context() -> SpanContext {
+    // The check comes first and the usual path is the plain read, returned in place.
+    if otel_api_in_use() {
+        return current_with_otel();
+    }
+    tracewire_current()
+}
+
+#[cold]
+#[inline(never)]
+fn current_with_otel() -> SpanContext {
+    innermost_with_otel(tracewire_current())
+}
+
+/// The context current in tracewire's own thread-local, OpenTelemetry's aside: what
+/// [`current_span_context`] returns while the OpenTelemetry API bridge is unused.
+#[inline(always)]
+pub(crate) fn tracewire_current() -> SpanContext {
     CURRENT
         .try_with(|current| current.try_borrow().map(|c| c.clone()).unwrap_or_default())
         .unwrap_or_default()
+}
+
+/// The innermost of tracewire's current context and OpenTelemetry's.
+///
+/// # Why this works
+///
+/// Both are stacks on the same thread, but neither tells the other when it changes. When tracewire
+/// makes a context current it notes the OpenTelemetry span current at that moment (`otel_seen`). If
+/// OpenTelemetry's current span is still that one (or is tracewire's own), nothing was attached
+/// since, so tracewire's context is the inner one; otherwise a span was attached inside it, and
+/// that span is the inner one.
+fn innermost_with_otel(ctx: SpanContext) -> SpanContext {
+    let seen = OTEL_SEEN.try_with(Cell::get).unwrap_or(SpanId::INVALID);
+    opentelemetry::Context::map_current(|cx| {
+        use opentelemetry::trace::TraceContextExt as _;
+        if !cx.has_active_span() {
+            return ctx;
+        }
+        let span = cx.span();
+        let otel = span.span_context();
+        if !otel.is_valid() || otel.span_id() == seen || otel.span_id() == ctx.span_id {
+            ctx
+        } else {
+            SpanContext::from_otel(otel)
+        }
+    })
+}
+
+/// Notes OpenTelemetry's current span as the one seen with the context being made current, and
+/// returns the previous note; nothing while the bridge is unused.
+#[inline]
+fn swap_seen() -> SpanId {
+    if !otel_api_in_use() {
+        return SpanId::INVALID;
+    }
+    swap_seen_slow()
+}
+
+#[cold]
+#[inline(never)]
+fn swap_seen_slow() -> SpanId {
+    use opentelemetry::trace::TraceContextExt as _;
+    let now = opentelemetry::Context::map_current(|cx| {
+        if cx.has_active_span() {
+            cx.span().span_context().span_id()
+        } else {
+            SpanId::INVALID
+        }
+    });
+    OTEL_SEEN
+        .try_with(|seen| seen.replace(now))
+        .unwrap_or(SpanId::INVALID)
+}
+
+/// Undoes [`swap_seen`]; nothing while the bridge is unused (the note is then never written).
+#[inline]
+fn restore_seen(previous: SpanId) {
+    if otel_api_in_use() {
+        let _ = OTEL_SEEN.try_with(|seen| seen.set(previous));
+    }
+}
+
+/// Makes `ctx` current and returns what was (None when the thread-local is unusable).
+#[inline]
+fn swap_current(ctx: SpanContext) -> Option<SpanContext> {
+    CURRENT
+        .try_with(|current| {
+            current
+                .try_borrow_mut()
+                .ok()
+                .map(|mut c| std::mem::replace(&mut *c, ctx))
+        })
+        .ok()
+        .flatten()
+}
+
+#[inline]
+fn restore_current(previous: SpanContext) {
+    let _ = CURRENT.try_with(|current| {
+        if let Ok(mut c) = current.try_borrow_mut() {
+            *c = previous;
+        }
+    });
+}
+
+/// One `tracing` span entered on this thread by the bridge.
+#[cfg(feature = "tracing")]
+struct Frame {
+    /// The `tracing` span id (`tracing::span::Id::into_u64`).
+    id: u64,
+    /// What to restore when it exits.
+    previous: SpanContext,
+    previous_seen: SpanId,
+}
+
+/// Makes `ctx` current for the `tracing` span `id`, until [`exit_bridged`] with the same id.
+///
+/// `tracing` enters and exits spans in separate callbacks, so there is no guard to hold: the
+/// previous context waits in a per-thread stack. A span entered several times (or on several
+/// threads) has one frame per entry on each thread.
+#[cfg(feature = "tracing")]
+pub(crate) fn enter_bridged(id: u64, ctx: SpanContext) {
+    let previous_seen = swap_seen();
+    let Some(previous) = swap_current(ctx) else {
+        restore_seen(previous_seen);
+        return;
+    };
+    let frame = Frame {
+        id,
+        previous,
+        previous_seen,
+    };
+    let pushed = BRIDGED
+        .try_with(|frames| {
+            frames
+                .try_borrow_mut()
+                .map(|mut frames| frames.push(frame))
+                .is_ok()
+        })
+        .unwrap_or(false);
+    if !pushed {
+        crate::diag::diag!(
+            Warn,
+            "a tracing span could not be made current on this thread"
+        );
+    }
+}
+
+/// Undoes [`enter_bridged`] for the `tracing` span `id`.
+///
+/// Spans usually exit innermost first; when one exits while a span entered after it is still
+/// entered, it leaves the stack and the later span, when it exits, restores what this one would
+/// have (so the context never falls back to a span that has exited).
+#[cfg(feature = "tracing")]
+pub(crate) fn exit_bridged(id: u64) {
+    let restore = BRIDGED
+        .try_with(|frames| {
+            let mut frames = frames.try_borrow_mut().ok()?;
+            let at = frames.iter().rposition(|frame| frame.id == id)?;
+            let frame = frames.remove(at);
+            match frames.get_mut(at) {
+                // Out of order: the frame above inherits what this one would have restored.
+                Some(above) => {
+                    above.previous = frame.previous;
+                    above.previous_seen = frame.previous_seen;
+                    None
+                }
+                None => Some((frame.previous, frame.previous_seen)),
+            }
+        })
+        .ok()
+        .flatten();
+    if let Some((previous, previous_seen)) = restore {
+        restore_current(previous);
+        restore_seen(previous_seen);
+    }
 }
 
 /// Keeps a span context current on this thread; dropping it restores the one before.
@@ -467,23 +674,17 @@ pub fn current_span_context() -> SpanContext {
 #[must_use = "the context is current only while the guard lives"]
 pub struct Entered<'a> {
     previous: Option<SpanContext>,
+    previous_seen: SpanId,
     _lifetime: PhantomData<&'a ()>,
     _not_send: PhantomData<*const ()>,
 }
 
 impl Entered<'_> {
     pub(crate) fn new(ctx: SpanContext) -> Self {
-        let previous = CURRENT
-            .try_with(|current| {
-                current
-                    .try_borrow_mut()
-                    .ok()
-                    .map(|mut c| std::mem::replace(&mut *c, ctx))
-            })
-            .ok()
-            .flatten();
+        let previous_seen = swap_seen();
         Entered {
-            previous,
+            previous: swap_current(ctx),
+            previous_seen,
             _lifetime: PhantomData,
             _not_send: PhantomData,
         }
@@ -493,17 +694,80 @@ impl Entered<'_> {
 impl Drop for Entered<'_> {
     fn drop(&mut self) {
         if let Some(previous) = self.previous.take() {
-            let _ = CURRENT.try_with(|current| {
-                if let Ok(mut c) = current.try_borrow_mut() {
-                    *c = previous;
-                }
-            });
+            restore_current(previous);
         }
+        restore_seen(self.previous_seen);
     }
 }
 
 impl fmt::Debug for Entered<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Entered").finish_non_exhaustive()
+    }
+}
+
+#[cfg(all(test, feature = "tracing"))]
+mod tests {
+    use super::*;
+
+    fn ctx(span: u64) -> SpanContext {
+        SpanContext::new_local([1, 1], SpanId::from(span), true, TraceState::default())
+    }
+
+    fn current_span() -> u64 {
+        u64::from_be_bytes(current_span_context().span_id().to_bytes())
+    }
+
+    #[test]
+    fn bridged_spans_exit_in_any_order() {
+        enter_bridged(1, ctx(10));
+        enter_bridged(2, ctx(20));
+        assert_eq!(current_span(), 20);
+        exit_bridged(1); // out of order: span 2 stays current
+        assert_eq!(current_span(), 20);
+        exit_bridged(2); // and restores what span 1 would have: nothing
+        assert_eq!(current_span(), 0);
+        exit_bridged(3); // never entered: ignored
+        assert_eq!(current_span(), 0);
+    }
+
+    #[test]
+    fn a_span_entered_twice_exits_twice() {
+        enter_bridged(1, ctx(10));
+        enter_bridged(1, ctx(10));
+        exit_bridged(1);
+        assert_eq!(current_span(), 10);
+        exit_bridged(1);
+        assert_eq!(current_span(), 0);
+    }
+
+    #[test]
+    fn each_thread_has_its_own_frames() {
+        enter_bridged(1, ctx(10));
+        let other = std::thread::spawn(|| {
+            assert_eq!(current_span(), 0);
+            enter_bridged(1, ctx(10));
+            let inside = current_span();
+            exit_bridged(1);
+            (inside, current_span())
+        })
+        .join()
+        .unwrap();
+        assert_eq!(other, (10, 0));
+        assert_eq!(current_span(), 10);
+        exit_bridged(1);
+        assert_eq!(current_span(), 0);
+    }
+
+    #[test]
+    fn tracewire_guards_nest_inside_bridged_spans() {
+        enter_bridged(1, ctx(10));
+        {
+            let _entered = Entered::new(ctx(30));
+            assert_eq!(current_span(), 30);
+        }
+        assert_eq!(current_span(), 10);
+        exit_bridged(1);
+        assert_eq!(current_span(), 0);
     }
 }

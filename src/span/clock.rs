@@ -30,6 +30,28 @@ static MONO_BASE: OnceLock<Instant> = OnceLock::new();
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Ticks(pub(crate) u64);
 
+/// Marks a [`Ticks`] that holds Unix nanoseconds given by the caller rather than a clock reading.
+///
+/// # Why a flag bit
+///
+/// The OpenTelemetry API lets a caller give a span's start and end times as `SystemTime`s. Turning
+/// those into ticks on the caller's thread would need the background thread's anchors; instead the
+/// time travels as Unix nanoseconds with the top bit set, and the background thread, which converts
+/// every timestamp anyway, reads it back. Clock readings never have that bit (2^63 TSC cycles or
+/// nanoseconds are decades of uptime), so the normal path neither changes nor pays anything, and
+/// a given time is exported exactly as given.
+const EXPLICIT: u64 = 1 << 63;
+
+impl Ticks {
+    /// A time given by the caller (clamped to the Unix epoch and to the year 2262).
+    pub(crate) fn from_system_time(time: SystemTime) -> Ticks {
+        let nanos = time
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+        Ticks(EXPLICIT | nanos.min(EXPLICIT - 1))
+    }
+}
+
 /// Reads the clock.
 #[inline]
 pub(crate) fn now() -> Ticks {
@@ -165,6 +187,9 @@ impl Converter {
 
     /// The Unix time of `ticks`.
     pub(crate) fn to_system_time(&self, ticks: Ticks) -> SystemTime {
+        if ticks.0 & EXPLICIT != 0 {
+            return UNIX_EPOCH + Duration::from_nanos(ticks.0 & !EXPLICIT);
+        }
         // Spans are recent, so the difference fits an i64 and the float keeps nanosecond precision.
         let delta_ticks = ticks.0.wrapping_sub(self.latest.ticks) as i64;
         let delta_nanos = (delta_ticks as f64 * self.nanos_per_tick) as i64;
@@ -220,6 +245,22 @@ mod tests {
             error.abs() < 0.15,
             "converted {converted:?}, measured {measured:?}"
         );
+    }
+
+    #[test]
+    fn a_time_given_by_the_caller_converts_back_exactly() {
+        select_source();
+        let converter = Converter::new();
+        let given = UNIX_EPOCH + Duration::from_nanos(1_700_000_000_123_456_789);
+        assert_eq!(
+            converter.to_system_time(Ticks::from_system_time(given)),
+            given
+        );
+        assert_eq!(
+            converter.to_system_time(Ticks::from_system_time(UNIX_EPOCH - Duration::from_secs(1))),
+            UNIX_EPOCH
+        );
+        assert_eq!(now().0 & EXPLICIT, 0, "a clock reading never has the flag");
     }
 
     #[test]

@@ -81,11 +81,30 @@ pub fn span(name: impl Into<Cow<'static, str>>) -> Span {
     if !collector::is_enabled() {
         return Span::none();
     }
+    // Decided here, not in `start_child`: a check there costs the usual path more than the load.
+    if context::otel_api_in_use() {
+        return start_child_of_any(name.into());
+    }
     start_child(name.into())
 }
 
 #[inline(never)]
 fn start_child(name: Cow<'static, str>) -> Span {
+    let parent = context::tracewire_current();
+    Span::start(
+        name,
+        SpanKind::Internal,
+        parent,
+        SmallVec::new(),
+        Vec::new(),
+    )
+}
+
+/// [`start_child`] once the OpenTelemetry API bridge is in use: the parent may be a span attached
+/// through OpenTelemetry's context.
+#[cold]
+#[inline(never)]
+fn start_child_of_any(name: Cow<'static, str>) -> Span {
     let parent = context::current_span_context();
     Span::start(
         name,
@@ -541,6 +560,63 @@ impl Drop for Span {
         // Inlined: a span that does not record (off, unsampled, ended) costs this check.
         if self.rec.get_mut().is_some() {
             self.finish();
+        }
+    }
+}
+
+/// Starts a span with everything decided by the caller (the bridges): tracing on or off is checked
+/// here, sampling in [`Span::start`].
+pub(crate) fn start_span(
+    name: Cow<'static, str>,
+    kind: SpanKind,
+    parent: SpanContext,
+    attributes: SmallVec<[KeyValue; INLINE_ATTRIBUTES]>,
+    links: Vec<Link>,
+) -> Span {
+    if !collector::is_enabled() {
+        return Span::none();
+    }
+    Span::start(name, kind, parent, attributes, links)
+}
+
+/// What the bridges need beyond the public API: times given as `SystemTime` (the OpenTelemetry
+/// API's), and a kind known only after start (`otel.kind` recorded late).
+impl Span {
+    /// Replaces the start time with one given by the caller.
+    pub(crate) fn set_start_time(&self, at: std::time::SystemTime) {
+        self.with_recording(|rec| rec.start = clock::Ticks::from_system_time(at));
+    }
+
+    /// Changes the span kind.
+    #[cfg(feature = "tracing")]
+    pub(crate) fn set_kind(&self, kind: SpanKind) {
+        self.with_recording(|rec| rec.kind = kind);
+    }
+
+    /// Adds an event at a time given by the caller.
+    pub(crate) fn add_event_at(
+        &self,
+        name: Cow<'static, str>,
+        at: std::time::SystemTime,
+        attributes: Vec<KeyValue>,
+    ) {
+        if self.ctx.is_sampled() {
+            let event = EventRecord {
+                name,
+                at: clock::Ticks::from_system_time(at),
+                attributes,
+            };
+            self.with_extras(|extras| extras.push_event(event));
+        }
+    }
+
+    /// Ends the span at a time given by the caller (a span that ends this way is not the trace of
+    /// a panic: the caller chose the time).
+    pub(crate) fn end_at(mut self, at: std::time::SystemTime) {
+        if let Some(rec) = self.rec.get_mut().take() {
+            let ctx = std::mem::take(&mut self.ctx);
+            let end = clock::Ticks::from_system_time(at);
+            collector::submit(SpanRecord { ctx, rec, end });
         }
     }
 }
