@@ -22,8 +22,8 @@ fn otel<R>(name: &'static str, f: impl FnOnce() -> R) -> R {
     tracer().in_span(name, |_cx| f())
 }
 
-/// A tracewire span, current while `f` runs.
-// becomes #[tracewire::traced] after the macro lands
+/// A tracewire span, current while `f` runs (`W:checksum.inner` and `W:audit` below are
+/// `#[tracewire::traced]` functions instead, so both ways of making a tracewire span take part).
 fn tw<R>(name: &'static str, f: impl FnOnce() -> R) -> R {
     tracewire::in_span(name, |_| f())
 }
@@ -57,17 +57,21 @@ fn decode() {
 fn decode_inner() {
     info_span("T:decode.step", || {
         info_span("T:decode.substep", || {
-            tw("W:checksum", || {
-                tw("W:checksum.inner", || {
-                    otel("O:report", || {
-                        otel("O:report.inner", || {
-                            tw("W:audit", audit_write);
-                        });
-                    });
-                });
-            });
+            tw("W:checksum", checksum_inner);
         });
     });
+}
+
+#[tracewire::traced(name = "W:checksum.inner")]
+fn checksum_inner() {
+    otel("O:report", || {
+        otel("O:report.inner", audit);
+    });
+}
+
+#[tracewire::traced(name = "W:audit")]
+fn audit() {
+    audit_write();
 }
 
 #[tracing::instrument(name = "I:audit.write")]

@@ -711,7 +711,12 @@ mod tests {
     use super::*;
 
     fn ctx(span: u64) -> SpanContext {
-        SpanContext::new_local([1, 1], SpanId::from(span), true, TraceState::default())
+        SpanContext::new_local(
+            [1, 1],
+            SpanId::from(span),
+            TraceFlags::SAMPLED,
+            TraceState::default(),
+        )
     }
 
     fn current_span() -> u64 {
