@@ -1,6 +1,7 @@
 //! Spawned work keeps its parent: `tracewire::spawn` on a multi-thread runtime (tasks that move
 //! between worker threads), `tracewire::spawn_blocking`, `std::thread::spawn` with
-//! `Context::wrap`, a channel message that carries its `Context`, and a future wrapped with
+//! `Context::wrap`, rayon's pool (`Context::in_scope` in parallel closures, `Context::wrap` for
+//! `rayon::spawn`), a channel message that carries its `Context`, and a future wrapped with
 //! `in_current_span`. Without them, spawned work starts a new trace (the check that these tests can
 //! fail).
 #![cfg(all(feature = "testing", feature = "tokio"))]
@@ -140,5 +141,39 @@ fn blocking_work_threads_and_channel_messages_keep_their_parent() {
         assert_eq!(tenants, [Some("acme".to_owned())]);
     });
     assert_eq!(all(&spans, "hash").len(), 3);
+    assert_children(&spans, "hash", "parent");
+}
+
+#[test]
+fn rayon_closures_keep_their_parent() {
+    let _serial = support::serial();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .expect("pool");
+    let (sums, spans) = record(|| {
+        let parent = tracewire::span("parent");
+        let _entered = parent.enter();
+        let cx = Context::current();
+        // Parallel closures run on the pool's threads (and maybe this one): each attaches the
+        // shared context for the work it does.
+        let sums: Vec<u64> = pool.install(|| {
+            use rayon::prelude::*;
+            ["a", "bb", "ccc", "dddd"]
+                .par_iter()
+                .map(|input| cx.in_scope(|| hash(input)))
+                .collect()
+        });
+        // A fire-and-forget job: `wrap` moves the context in with it.
+        let (tx, rx) = std::sync::mpsc::channel();
+        pool.spawn(Context::current().wrap(move || {
+            let _ = tx.send(hash("spawned"));
+        }));
+        let spawned = rx.recv_timeout(Duration::from_secs(10)).expect("job ran");
+        (sums, spawned)
+    });
+    assert_eq!(sums.0, [97, 196, 297, 400]);
+    assert_eq!(sums.1, 754); // the byte sum of "spawned"
+    assert_eq!(all(&spans, "hash").len(), 5);
     assert_children(&spans, "hash", "parent");
 }
