@@ -517,19 +517,31 @@ pub(crate) fn tracewire_current() -> SpanContext {
 /// that span is the inner one.
 fn innermost_with_otel(ctx: SpanContext) -> SpanContext {
     let seen = OTEL_SEEN.try_with(Cell::get).unwrap_or(SpanId::INVALID);
-    opentelemetry::Context::map_current(|cx| {
+    let attached_inside = with_otel_current(None, |cx| {
         use opentelemetry::trace::TraceContextExt as _;
         if !cx.has_active_span() {
-            return ctx;
+            return None;
         }
         let span = cx.span();
         let otel = span.span_context();
         if !otel.is_valid() || otel.span_id() == seen || otel.span_id() == ctx.span_id {
-            ctx
+            None
         } else {
-            SpanContext::from_otel(otel)
+            Some(SpanContext::from_otel(otel))
         }
-    })
+    });
+    attached_inside.unwrap_or(ctx)
+}
+
+/// Reads OpenTelemetry's current context without letting it panic into the host: its
+/// `Context::map_current` panics when its thread-local is gone (a span started from a thread-local
+/// destructor) or is being changed (a span started while a context is attached or detached). Then
+/// `fallback` is returned, and tracewire's own context decides.
+fn with_otel_current<T>(fallback: T, f: impl FnOnce(&opentelemetry::Context) -> T) -> T {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        opentelemetry::Context::map_current(f)
+    }))
+    .unwrap_or(fallback)
 }
 
 /// Notes OpenTelemetry's current span as the one seen with the context being made current, and
@@ -546,7 +558,7 @@ fn swap_seen() -> SpanId {
 #[inline(never)]
 fn swap_seen_slow() -> SpanId {
     use opentelemetry::trace::TraceContextExt as _;
-    let now = opentelemetry::Context::map_current(|cx| {
+    let now = with_otel_current(SpanId::INVALID, |cx| {
         if cx.has_active_span() {
             cx.span().span_context().span_id()
         } else {
