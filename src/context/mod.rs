@@ -44,22 +44,29 @@ impl TraceState {
     ///
     /// # Errors
     ///
-    /// The header is not a valid W3C list of `key=value` members; the message says why.
+    /// The header breaks the W3C `tracestate` rules (the same ones the propagators apply): a member
+    /// that is not `key=value` in the key and value grammar, a duplicate key, or more than 32
+    /// members. The message says which.
     ///
     /// # Examples
     ///
     /// ```
-    /// assert!(tracewire::TraceState::from_header("no equals sign").is_err());
+    /// use tracewire::TraceState;
+    /// assert!(TraceState::from_header("no equals sign").is_err());
+    /// assert!(TraceState::from_header("Upper=1").is_err()); // keys are lowercase
+    /// assert!(TraceState::from_header("a=1,a=2").is_err());
+    /// assert!(TraceState::from_header("tenant@system=1, ,b=2").is_ok()); // empty members skipped
     /// ```
     pub fn from_header(header: &str) -> Result<TraceState, String> {
-        let header = header.trim();
-        if header.is_empty() {
-            return Ok(TraceState::default());
-        }
-        header
-            .parse::<opentelemetry::trace::TraceState>()
-            .map(TraceState::from_otel)
-            .map_err(|e| format!("tracestate {header:?}: {e}"))
+        use crate::propagation::w3c::{Invalid, parse_tracestate};
+        parse_tracestate(std::iter::once(header.as_bytes())).map_err(|invalid| {
+            let why = match invalid {
+                Invalid::Member => "a member is not `key=value` in the W3C grammar",
+                Invalid::Duplicate => "a key appears twice",
+                Invalid::TooMany => "more than 32 members",
+            };
+            format!("tracestate {header:?}: {why}")
+        })
     }
 
     /// The value for `key`, if any.

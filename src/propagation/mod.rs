@@ -61,7 +61,7 @@ mod carrier;
 mod hex;
 mod jaeger;
 mod otel;
-mod w3c;
+pub(crate) mod w3c;
 
 pub use carrier::{Extractor, Injector, OtelExtractor, OtelInjector};
 pub use otel::OtelPropagator;

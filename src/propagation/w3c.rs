@@ -156,7 +156,7 @@ fn valid_value(value: &[u8]) -> bool {
 
 /// Why a `tracestate` was discarded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Invalid {
+pub(crate) enum Invalid {
     Member,
     Duplicate,
     TooMany,
@@ -167,7 +167,7 @@ pub(super) enum Invalid {
 /// Empty and whitespace-only members are skipped. A member that breaks the key or value grammar, a
 /// key that appears twice, or more than 32 members make the whole header invalid: it is discarded
 /// (the W3C test suite's strict rules), never partly kept.
-pub(super) fn parse_tracestate<'a>(
+pub(crate) fn parse_tracestate<'a>(
     lines: impl Iterator<Item = &'a [u8]>,
 ) -> Result<TraceState, Invalid> {
     let mut members: SmallVec<[(&str, &str); 8]> = SmallVec::new();
