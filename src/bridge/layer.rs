@@ -365,30 +365,38 @@ fn parse_status_code(value: &str) -> Option<StatusCode> {
     Some(code)
 }
 
+/// The `Visit` methods for numbers and booleans, the same for span and event fields: each value
+/// becomes a typed attribute through the visitor's `push`.
+macro_rules! record_typed_values {
+    () => {
+        fn record_i64(&mut self, field: &Field, value: i64) {
+            self.push(field, Value::I64(value));
+        }
+
+        fn record_u64(&mut self, field: &Field, value: u64) {
+            self.push(field, typed_u64(value));
+        }
+
+        fn record_i128(&mut self, field: &Field, value: i128) {
+            self.push(field, typed_i128(value));
+        }
+
+        fn record_u128(&mut self, field: &Field, value: u128) {
+            self.push(field, typed_u128(value));
+        }
+
+        fn record_f64(&mut self, field: &Field, value: f64) {
+            self.push(field, Value::F64(value));
+        }
+
+        fn record_bool(&mut self, field: &Field, value: bool) {
+            self.push(field, Value::Bool(value));
+        }
+    };
+}
+
 impl Visit for SpanFields {
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        self.push(field, Value::I64(value));
-    }
-
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        self.push(field, typed_u64(value));
-    }
-
-    fn record_i128(&mut self, field: &Field, value: i128) {
-        self.push(field, typed_i128(value));
-    }
-
-    fn record_u128(&mut self, field: &Field, value: u128) {
-        self.push(field, typed_u128(value));
-    }
-
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        self.push(field, Value::F64(value));
-    }
-
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        self.push(field, Value::Bool(value));
-    }
+    record_typed_values!();
 
     fn record_str(&mut self, field: &Field, value: &str) {
         if !self.special(field, value) {
@@ -440,29 +448,7 @@ impl EventFields {
 }
 
 impl Visit for EventFields {
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        self.push(field, Value::I64(value));
-    }
-
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        self.push(field, typed_u64(value));
-    }
-
-    fn record_i128(&mut self, field: &Field, value: i128) {
-        self.push(field, typed_i128(value));
-    }
-
-    fn record_u128(&mut self, field: &Field, value: u128) {
-        self.push(field, typed_u128(value));
-    }
-
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        self.push(field, Value::F64(value));
-    }
-
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        self.push(field, Value::Bool(value));
-    }
+    record_typed_values!();
 
     fn record_str(&mut self, field: &Field, value: &str) {
         self.text(field, value.to_owned());
