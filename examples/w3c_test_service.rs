@@ -5,7 +5,8 @@
 //! span that is a child of the incoming context (through the server span), so `traceparent` and
 //! `tracestate` are propagated, sampled or not. A malformed incoming context starts a new trace.
 //!
-//! Run it against the harness (Python 3 with `aiohttp`), in two shells:
+//! `scripts/w3c-harness.sh path/to/trace-context/test` builds and starts it, then runs the harness
+//! at `STRICT_LEVEL=2` (Python 3 with `aiohttp`). By hand, in two shells:
 //!
 //! ```text
 //! cargo run --example w3c_test_service --features reqwest,axum -- 5000   # or PORT=5000

@@ -23,8 +23,8 @@ use opentelemetry::trace::{SpanId, TraceFlags, TraceId};
 /// and its children without copying.
 ///
 /// The members are kept as received, in order. (They are not stored as an OpenTelemetry
-/// `TraceState`, whose key check refuses some keys the W3C grammar allows, such as a 14-character
-/// system id in `tenant@system`.)
+/// `TraceState`, whose key check refuses some keys the W3C grammar allows, such as `foo@` or a
+/// key with more than 13 characters after an `@`.)
 ///
 /// # Examples
 ///
@@ -45,8 +45,13 @@ impl TraceState {
     /// # Errors
     ///
     /// The header breaks the W3C `tracestate` rules (the same ones the propagators apply): a member
-    /// that is not `key=value` in the key and value grammar, a duplicate key, or more than 32
-    /// members. The message says which.
+    /// that is not `key=value` in the key and value grammar, or more than 32 members. The message
+    /// says which.
+    ///
+    /// A key is `( lcalpha / DIGIT ) 0*255( keychar )`, where `keychar` is a lowercase letter, a
+    /// digit, or one of `_ - * / @`: 1 to 256 characters, `@` anywhere but first. A key that
+    /// appears again is not an error: the first member with it is kept, the later ones dropped (the
+    /// specification lets a vendor discard duplicate keys it did not generate).
     ///
     /// # Examples
     ///
@@ -54,7 +59,11 @@ impl TraceState {
     /// use tracewire::TraceState;
     /// assert!(TraceState::from_header("no equals sign").is_err());
     /// assert!(TraceState::from_header("Upper=1").is_err()); // keys are lowercase
-    /// assert!(TraceState::from_header("a=1,a=2").is_err());
+    /// assert!(TraceState::from_header("@foo=1").is_err()); // a key cannot start with `@`
+    /// assert!(TraceState::from_header(&format!("{}=1", "z".repeat(257))).is_err());
+    /// assert!(TraceState::from_header(&format!("{}=1", "z".repeat(256))).is_ok());
+    /// assert_eq!(TraceState::from_header("foo@=1,foo@@bar=2").unwrap().get("foo@@bar"), Some("2"));
+    /// assert_eq!(TraceState::from_header("a=1,b=2,a=3").unwrap().header(), "a=1,b=2");
     /// assert!(TraceState::from_header("tenant@system=1, ,b=2").is_ok()); // empty members skipped
     /// ```
     pub fn from_header(header: &str) -> Result<TraceState, String> {
@@ -62,7 +71,6 @@ impl TraceState {
         parse_tracestate(std::iter::once(header.as_bytes())).map_err(|invalid| {
             let why = match invalid {
                 Invalid::Member => "a member is not `key=value` in the W3C grammar",
-                Invalid::Duplicate => "a key appears twice",
                 Invalid::TooMany => "more than 32 members",
             };
             format!("tracestate {header:?}: {why}")

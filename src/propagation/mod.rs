@@ -30,9 +30,12 @@
 //!   forwarded; the reserved bits are dropped. tracewire's own root spans set the random flag,
 //!   because their trace ids are 128 random bits (see [`RANDOM_TRACE_ID`]).
 //! - `tracestate` is read only with a valid `traceparent`. Its fields are combined in order; empty
-//!   members are skipped; a key or value outside the grammar (`key` is `simple-key` or
-//!   `tenant@system`), a duplicate key, or more than 32 members discard the whole `tracestate`,
-//!   and the `traceparent` is still used.
+//!   members are skipped; a key or value outside the grammar, or more than 32 members, discard the
+//!   whole `tracestate`, and the `traceparent` is still used. A key is
+//!   `( lcalpha / DIGIT ) 0*255( keychar )` with `keychar` a lowercase letter, a digit or one of
+//!   `_ - * / @` (the specification no longer splits `tenant@system`: `foo@` and `foo@@bar` are
+//!   keys, `@foo` is not). A key that appears twice keeps the `tracestate`: the first member with
+//!   it is sent on, the later ones are dropped.
 //!
 //! # Examples
 //!

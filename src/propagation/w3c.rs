@@ -120,30 +120,23 @@ pub fn format_traceparent(cx: &SpanContext) -> Option<String> {
     std::str::from_utf8(&out).ok().map(str::to_owned)
 }
 
-/// `lcalpha / DIGIT / "_" / "-" / "*" / "/"`
+/// `keychar = lcalpha / DIGIT / "_" / "-" / "*" / "/" / "@"`
 fn keychar(b: u8) -> bool {
-    b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-' | b'*' | b'/')
+    b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-' | b'*' | b'/' | b'@')
 }
 
-/// The key grammar of Level 1:
+/// The key grammar of the current specification (which no longer splits `tenant@system`):
 ///
 /// ```abnf
-/// key = simple-key / multi-tenant-key
-/// simple-key = lcalpha 0*255( keychar )
-/// multi-tenant-key = tenant-id "@" system-id
-/// tenant-id = ( lcalpha / DIGIT ) 0*240( keychar )
-/// system-id = lcalpha 0*13( keychar )
+/// key = ( lcalpha / DIGIT ) 0*255( keychar )
 /// ```
+///
+/// so a key is 1 to 256 characters and may hold `@` anywhere but first (`foo@`, `foo@@bar`).
 fn valid_key(key: &[u8]) -> bool {
-    let part = |s: &[u8], max: usize, first: fn(&u8) -> bool| matches!(s, [head, rest @ ..] if first(head) && rest.len() < max && rest.iter().all(|&b| keychar(b)));
-    match key.iter().position(|&b| b == b'@') {
-        None => part(key, 256, u8::is_ascii_lowercase),
-        Some(at) => {
-            part(&key[..at], 241, |b| {
-                b.is_ascii_lowercase() || b.is_ascii_digit()
-            }) && part(&key[at + 1..], 14, u8::is_ascii_lowercase)
-        }
-    }
+    matches!(key, [first, rest @ ..]
+        if (first.is_ascii_lowercase() || first.is_ascii_digit())
+            && rest.len() <= 255
+            && rest.iter().all(|&b| keychar(b)))
 }
 
 /// `value = 0*255(chr) nblk-chr`, `chr = %x20 / nblk-chr`, `nblk-chr = %x21-2B / %x2D-3C / %x3E-7E`.
@@ -158,19 +151,22 @@ fn valid_value(value: &[u8]) -> bool {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Invalid {
     Member,
-    Duplicate,
     TooMany,
 }
 
 /// Parses the `tracestate` header lines, combined in order as RFC 7230 combines repeated fields.
 ///
-/// Empty and whitespace-only members are skipped. A member that breaks the key or value grammar, a
-/// key that appears twice, or more than 32 members make the whole header invalid: it is discarded
-/// (the W3C test suite's strict rules), never partly kept.
+/// Empty and whitespace-only members are skipped. A member that breaks the key or value grammar,
+/// or more than 32 members, make the whole header invalid: it is discarded (the W3C test suite's
+/// strict rules), never partly kept. A key that appears again is not an error: the specification
+/// lets a vendor discard duplicate keys it did not generate, so the first member with that key is
+/// kept and the later ones are dropped (the list sent on then has unique keys, as it must). The
+/// 32-member limit counts the members as received, duplicates included.
 pub(crate) fn parse_tracestate<'a>(
     lines: impl Iterator<Item = &'a [u8]>,
 ) -> Result<TraceState, Invalid> {
     let mut members: SmallVec<[(&str, &str); 8]> = SmallVec::new();
+    let mut received = 0;
     for line in lines {
         for member in line.split(|&b| b == b',') {
             let member = trim_ows(member);
@@ -190,13 +186,13 @@ pub(crate) fn parse_tracestate<'a>(
             else {
                 return Err(Invalid::Member);
             };
-            if members.iter().any(|(k, _)| *k == key) {
-                return Err(Invalid::Duplicate);
-            }
-            if members.len() == MAX_MEMBERS {
+            received += 1;
+            if received > MAX_MEMBERS {
                 return Err(Invalid::TooMany);
             }
-            members.push((key, value));
+            if !members.iter().any(|(k, _)| *k == key) {
+                members.push((key, value));
+            }
         }
     }
     if members.is_empty() {
@@ -264,26 +260,29 @@ mod tests {
             &format!("{all}@a-z0-9_-*/"),
             &"z".repeat(256),
             &format!("{}@{}", "t".repeat(241), "v".repeat(14)),
+            &format!("{}@v", "t".repeat(242)),
+            &format!("t@{}", "v".repeat(15)),
             "0tenant@sys",
+            "0abc",
             "t@v",
+            "foo@",
+            "foo@@bar",
+            "foo@bar@baz",
+            "foo@0bar",
         ] {
             assert!(valid_key(good.as_bytes()), "{good}");
         }
         for bad in [
             "",
-            "0abc",
             "Foo",
             "foo.bar",
             "foo ",
-            "foo@",
             "@foo",
-            "foo@@bar",
-            "foo@bar@baz",
-            "foo@0bar",
             "_foo",
+            "*foo",
+            "foo=",
             &"z".repeat(257),
-            &format!("{}@v", "t".repeat(242)),
-            &format!("t@{}", "v".repeat(15)),
+            &format!("{}@{}", "t".repeat(241), "v".repeat(15)),
         ] {
             assert!(!valid_key(bad.as_bytes()), "{bad}");
         }
@@ -321,8 +320,11 @@ mod tests {
         );
         assert_eq!(state(&[" , ,\t"]).unwrap(), TraceState::default());
         assert_eq!(state(&["foo= x"]).unwrap().get("foo"), Some(" x"));
-        assert_eq!(state(&["foo=1,foo=1"]), Err(Invalid::Duplicate));
-        assert_eq!(state(&["foo=1", "foo=2"]), Err(Invalid::Duplicate));
+        // A later duplicate is dropped; the first member with the key is kept, in place.
+        let kept = |lines: &[&str]| state(lines).map(|s| s.header());
+        assert_eq!(kept(&["foo=1,foo=1"]), Ok("foo=1".to_owned()));
+        assert_eq!(kept(&["foo=1,bar=2,foo=2"]), Ok("foo=1,bar=2".to_owned()));
+        assert_eq!(kept(&["foo=1", "foo=2"]), Ok("foo=1".to_owned()));
         assert_eq!(state(&["foo=bar=baz"]), Err(Invalid::Member));
         assert_eq!(state(&["foo=,bar=3"]), Err(Invalid::Member));
         assert_eq!(state(&["foo"]), Err(Invalid::Member));
