@@ -3,7 +3,8 @@
 //! `Context::wrap`, rayon's pool (`Context::in_scope` in parallel closures, `Context::wrap` for
 //! `rayon::spawn`), a channel message that carries its `Context`, and a future wrapped with
 //! `in_current_span`. Without them, spawned work starts a new trace (the check that these tests can
-//! fail).
+//! fail), except a `#[traced]` async fn, which takes its parent when it is called (see
+//! `traced_async_fns_keep_the_parent_of_their_call.rs`).
 #![cfg(all(feature = "testing", feature = "tokio"))]
 
 mod recording;
@@ -61,17 +62,29 @@ fn tasks_spawned_with_tracewire_spawn_keep_their_parent() {
 
 #[traced]
 async fn fan_out_without_context() {
-    let handle = tokio::spawn(worker(0)); // plain tokio::spawn: the context stays behind
-    handle.await.expect("task");
+    // Plain tokio::spawn: the context stays behind, but `worker(0)` was called here, and a
+    // `#[traced]` async fn takes its parent at the call.
+    let traced = tokio::spawn(worker(0));
+    // A future that is not a `#[traced]` fn has nothing to carry: its span starts at its first
+    // poll on a worker thread, where nothing is current.
+    let untraced = tokio::spawn(async {
+        tokio::task::yield_now().await;
+        drop(tracewire::span("untraced step"));
+    });
+    traced.await.expect("task");
+    untraced.await.expect("task");
 }
 
 #[test]
-fn tasks_spawned_without_the_context_start_new_traces() {
+fn plain_tokio_spawn_keeps_the_parent_of_traced_fns_only() {
     let _serial = support::serial();
     let runtime = multi_thread();
     let (_, spans) = record(|| runtime.block_on(fan_out_without_context()));
-    // The first poll of `worker` happens on a worker thread, where nothing is current.
-    assert_eq!(all(&spans, "worker")[0].parent_span_id, SpanId::INVALID);
+    assert_children(&spans, "worker", "fan_out_without_context");
+    assert_eq!(
+        recording::one(&spans, "untraced step").parent_span_id,
+        SpanId::INVALID
+    );
 }
 
 #[test]

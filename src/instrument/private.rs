@@ -15,7 +15,65 @@ pub use opentelemetry::trace::SpanKind;
 
 use super::future::{Instrumented, KeepSpan, enter, record_panic};
 use crate::collector;
-use crate::span::{Span, span_builder};
+use crate::context::{SpanContext, current_span_context};
+use crate::span::{Span, span_builder, start_span};
+
+/// The parent an `async fn`'s span gets: the span context current when the function was called.
+/// Holds no allocation (a trace state is shared); [`Parent::NONE`] when tracing was off.
+#[derive(Clone)]
+pub struct Parent(SpanContext);
+
+impl Parent {
+    /// Nothing was current at the call, or tracing was off.
+    pub const NONE: Parent = Parent(SpanContext::NONE);
+}
+
+/// Captures the span context current at the call of an instrumented `async fn`. With tracing off
+/// this is one relaxed atomic load.
+#[inline(always)]
+pub fn parent() -> Parent {
+    if !collector::is_enabled() {
+        return Parent::NONE;
+    }
+    capture()
+}
+
+#[inline(never)]
+fn capture() -> Parent {
+    Parent(current_span_context())
+}
+
+/// Starts the span of an instrumented `async fn` at its first poll, as a child of the span current
+/// at the call ([`parent`]), unless a span of the same trace is current now (the future was wrapped
+/// in a child span with `in_span`, or is polled inside a descendant) or nothing was current at the
+/// call: then that current span is the parent, as for any span.
+#[inline(always)]
+pub fn start_in(name: &'static str, kind: SpanKind, parent: Parent) -> Span {
+    if !collector::is_enabled() {
+        return Span::none();
+    }
+    start_in_enabled(name, kind, parent)
+}
+
+#[inline(never)]
+fn start_in_enabled(name: &'static str, kind: SpanKind, parent: Parent) -> Span {
+    let Parent(called_in) = parent;
+    let current = current_span_context();
+    let parent = if current.is_valid()
+        && (!called_in.is_valid() || current.trace_id() == called_in.trace_id())
+    {
+        current
+    } else {
+        called_in
+    };
+    start_span(
+        Cow::Borrowed(name),
+        kind,
+        parent,
+        Default::default(),
+        Vec::new(),
+    )
+}
 
 /// Starts the span of an instrumented function. With tracing off this is one relaxed atomic load.
 #[inline(always)]

@@ -33,15 +33,37 @@ pub(crate) fn expand(args: Args, item: ItemFn) -> syn::Result<TokenStream> {
     } = &item;
     let cx = Expansion::new(&args, &sig.ident);
 
-    let body = if sig.asyncness.is_some() {
-        cx.async_body(block, result_type(&sig.output))
-    } else if let Some((call, future)) = async_trait_future(block) {
+    if sig.asyncness.is_some() {
+        if needs_async_fn(attrs) {
+            // The signature must stay `async fn`: the span and its parent are decided at the
+            // first poll (see "Which shapes" in the macro's docs).
+            let body = cx.async_body(block, result_type(&sig.output), None);
+            return Ok(quote! {
+                #(#attrs)*
+                #vis #sig {
+                    #body
+                }
+            });
+        }
+        return cx.async_fn_capturing_parent(attrs, vis, sig, block);
+    }
+    let body = if let Some((call, future)) = async_trait_future(block) {
         // `#[async_trait]` already turned `async fn` into `fn -> Pin<Box<dyn Future>>` whose body
-        // is `Box::pin(async move { ... })`: instrument the future inside, not the boxing.
-        let instrumented = cx.async_body(&future.block, boxed_future_output(&sig.output));
+        // is `Box::pin(async move { ... })`: instrument the future inside, not the boxing, and
+        // capture the parent before the boxing, at the call.
+        let parent = &cx.parent_var;
+        let instrumented = cx.async_body(
+            &future.block,
+            boxed_future_output(&sig.output),
+            Some(parent),
+        );
         let mut call = call.clone();
         call.args[0] = syn::parse2(quote!(async move { #instrumented }))?;
-        call.into_token_stream()
+        let capture = cx.capture_parent();
+        quote! {
+            #capture
+            #call
+        }
     } else {
         cx.sync_body(block, result_type(&sig.output))
     };
@@ -53,12 +75,42 @@ pub(crate) fn expand(args: Args, item: ItemFn) -> syn::Result<TokenStream> {
     })
 }
 
+/// Attributes that are known not to need `async fn` (built-in, inert or lint attributes). Any other
+/// attribute may be an attribute macro that expands after `#[traced]` and needs the function to
+/// still be an `async fn` (`#[tokio::test]`, `#[tokio::main]` written below `#[traced]`).
+const KNOWN_ATTRIBUTES: [&str; 14] = [
+    "doc",
+    "allow",
+    "warn",
+    "deny",
+    "forbid",
+    "expect",
+    "must_use",
+    "inline",
+    "cold",
+    "deprecated",
+    "cfg",
+    "diagnostic",
+    "clippy",
+    "rustfmt",
+];
+
+/// Whether an `async fn` must keep its signature (and so first-poll semantics): it carries an
+/// attribute `#[traced]` does not know, which may be a macro that needs `async fn`.
+fn needs_async_fn(attrs: &[syn::Attribute]) -> bool {
+    attrs.iter().any(|attr| {
+        let first = attr.path().segments.first().map(|s| s.ident.to_string());
+        !first.is_some_and(|first| KNOWN_ATTRIBUTES.contains(&first.as_str()))
+    })
+}
+
 /// What the body expansions share.
 struct Expansion<'a> {
     krate: Path,
     args: &'a Args,
     span_var: Ident,
     ret_var: Ident,
+    parent_var: Ident,
     name: TokenStream,
 }
 
@@ -79,6 +131,7 @@ impl<'a> Expansion<'a> {
             args,
             span_var: Ident::new("__tw_span", Span::mixed_site()),
             ret_var: Ident::new("__tw_ret", Span::mixed_site()),
+            parent_var: Ident::new("__tw_parent", Span::mixed_site()),
             name,
         }
     }
@@ -87,8 +140,20 @@ impl<'a> Expansion<'a> {
         self.args.err.is_some() || self.args.ret.is_some()
     }
 
-    /// Starts the span and records the fields (evaluated only when the span records).
-    fn start(&self) -> TokenStream {
+    /// Captures, at the call, the parent an async function's span will have (nothing for `root`).
+    fn capture_parent(&self) -> TokenStream {
+        if self.args.root {
+            return TokenStream::new();
+        }
+        let Expansion {
+            krate, parent_var, ..
+        } = self;
+        quote!(let #parent_var = #krate::__private::parent();)
+    }
+
+    /// Starts the span and records the fields (evaluated only when the span records). With
+    /// `parent`, the span's parent is the one captured at the call (see [`Self::capture_parent`]).
+    fn start(&self, parent: Option<&Ident>) -> TokenStream {
         let Expansion {
             krate,
             span_var,
@@ -114,8 +179,14 @@ impl<'a> Expansion<'a> {
                 }
             }
         };
+        let start = match parent {
+            Some(parent) if !root => {
+                quote!(#krate::__private::start_in(#name, #kind, #parent))
+            }
+            _ => quote!(#krate::__private::start(#name, #kind, #root)),
+        };
         quote! {
-            let #span_var = #krate::__private::start(#name, #kind, #root);
+            let #span_var = #start;
             #fields
         }
     }
@@ -169,7 +240,7 @@ impl<'a> Expansion<'a> {
             ret_var,
             ..
         } = self;
-        let start = self.start();
+        let start = self.start(None);
         if !self.records_return() {
             return quote! {
                 #start
@@ -186,14 +257,19 @@ impl<'a> Expansion<'a> {
         }
     }
 
-    fn async_body(&self, block: &Block, output: Option<TokenStream>) -> TokenStream {
+    fn async_body(
+        &self,
+        block: &Block,
+        output: Option<TokenStream>,
+        parent: Option<&Ident>,
+    ) -> TokenStream {
         let Expansion {
             krate,
             span_var,
             ret_var,
             ..
         } = self;
-        let start = self.start();
+        let start = self.start(parent);
         if !self.records_return() {
             return quote! {
                 #start
@@ -211,6 +287,102 @@ impl<'a> Expansion<'a> {
             #ret_var
         }
     }
+}
+
+impl Expansion<'_> {
+    /// An `async fn` as a plain `fn` returning `impl Future`, which captures the parent at the
+    /// call and then runs, at the first poll, what the `async fn` would have:
+    ///
+    /// ```text
+    /// fn name<generics>(args) -> impl Future<Output = T> where ... {
+    ///     let parent = parent();              // at the call
+    ///     async move {
+    ///         let (a, b) = arg0;              // the arguments move in, as in an `async fn`
+    ///         let span = start_in(name, kind, parent);
+    ///         ...instrument(span, async move { body }).await
+    ///     }
+    /// }
+    /// ```
+    ///
+    /// The `impl` of the return type is this macro's own token (not one of the user's), so it has
+    /// this crate's edition, 2024, whatever the caller's: the opaque type then captures every
+    /// generic parameter and lifetime in scope, which is what an `async fn`'s future captures,
+    /// including elided lifetimes hidden in paths (`fmt::Formatter`) that no `use<..>` list written
+    /// by a macro could name. The edition 2021 UI tests (`tests/edition2021`) hold this.
+    fn async_fn_capturing_parent(
+        &self,
+        attrs: &[syn::Attribute],
+        vis: &syn::Visibility,
+        sig: &syn::Signature,
+        block: &Block,
+    ) -> syn::Result<TokenStream> {
+        let mut sig = sig.clone();
+        let result = result_type(&sig.output);
+        let output = match &sig.output {
+            ReturnType::Default => quote!(()),
+            ReturnType::Type(_, ty) => ty.to_token_stream(),
+        };
+        sig.asyncness = None;
+        sig.output = syn::parse2(quote!(-> impl ::core::future::Future<Output = #output>))?;
+        let moves = move_arguments(&mut sig.inputs);
+        let capture = self.capture_parent();
+        let body = self.async_body(block, result, Some(&self.parent_var));
+        Ok(quote! {
+            #(#attrs)*
+            #vis #sig {
+                #capture
+                async move {
+                    #(#moves)*
+                    #body
+                }
+            }
+        })
+    }
+}
+
+/// Makes the arguments plain names the future can move in, and returns the statements that move
+/// them in (binding the user's patterns), so that, as in an `async fn`, every argument lives in the
+/// future until it completes and a pattern is destructured at the first poll.
+fn move_arguments(
+    inputs: &mut syn::punctuated::Punctuated<FnArg, syn::Token![,]>,
+) -> Vec<TokenStream> {
+    let mut moves = Vec::new();
+    for (i, input) in inputs.iter_mut().enumerate() {
+        match input {
+            FnArg::Receiver(receiver) => {
+                let token = &receiver.self_token;
+                moves.push(quote!(let _ = &#token;));
+            }
+            FnArg::Typed(typed) => match &mut *typed.pat {
+                Pat::Ident(ident) if ident.by_ref.is_none() && ident.subpat.is_none() => {
+                    let mutability = ident.mutability.take();
+                    let name = &ident.ident;
+                    // Located at the argument but resolved as macro output: lints about the
+                    // generated `let x = x;` (clippy's `redundant_locals`) stay out of the way.
+                    let mut local = name.clone();
+                    local.set_span(Span::call_site().located_at(name.span()));
+                    moves.push(quote!(let #mutability #local = #name;));
+                }
+                pat => {
+                    let arg = Ident::new(&format!("__tw_arg{i}"), Span::mixed_site());
+                    let pat = std::mem::replace(
+                        pat,
+                        Pat::Ident(syn::PatIdent {
+                            attrs: Vec::new(),
+                            by_ref: None,
+                            mutability: None,
+                            ident: arg.clone(),
+                            subpat: None,
+                        }),
+                    );
+                    // Moved in first: `let _ = arg;` alone would not capture the argument, which
+                    // an `async fn` keeps until its future completes.
+                    moves.push(quote!(let #arg = #arg; let #pat = #arg;));
+                }
+            },
+        }
+    }
+    moves
 }
 
 /// `tokens` with every token (recursively) located at `span`, keeping its hygiene.

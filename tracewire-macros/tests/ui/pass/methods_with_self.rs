@@ -44,6 +44,33 @@ impl Counter {
     async fn bump_later(&mut self) {
         self.count += 1;
     }
+
+    #[tracewire::traced]
+    async fn name_later(&self) -> &str {
+        tokio::task::yield_now().await;
+        "counter"
+    }
+
+    #[tracewire::traced(ret)]
+    async fn into_count_later(self) -> u64 {
+        self.count
+    }
+
+    #[tracewire::traced]
+    async fn reset_later(mut self) -> Self {
+        self.count = 0;
+        self
+    }
+
+    #[tracewire::traced]
+    async fn pinned(self: std::pin::Pin<&mut Self>) -> u64 {
+        self.get_mut().count
+    }
+
+    #[tracewire::traced]
+    async fn boxed(self: Box<Self>) -> u64 {
+        self.count
+    }
 }
 
 fn main() {
@@ -54,6 +81,11 @@ fn main() {
     let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
     runtime.block_on(counter.bump_later());
     assert_eq!(runtime.block_on(counter.get_later()), 3);
-    let counter = counter.reset();
+    assert_eq!(runtime.block_on(counter.name_later()), "counter");
+    assert_eq!(runtime.block_on(std::pin::pin!(Counter { count: 4 }).as_mut().pinned()), 4);
+    assert_eq!(runtime.block_on(Box::new(Counter { count: 5 }).boxed()), 5);
+    let counter = runtime.block_on(counter.reset_later());
+    assert_eq!(runtime.block_on(counter.into_count_later()), 0);
+    let counter = Counter::new().reset();
     assert_eq!(counter.into_count(), 0);
 }

@@ -17,6 +17,16 @@ pub fn kept() -> bool {
     return true;
 }
 
+/// Doubles a number, later.
+#[tracewire::traced]
+#[inline]
+#[must_use = "the future does nothing unless awaited"]
+#[allow(clippy::unused_async)]
+#[deprecated(note = "kept, so using it warns")]
+pub async fn double_later(n: u32) -> u32 {
+    n * 2
+}
+
 /// Never compiled: `cfg` still removes the function.
 #[cfg(any())]
 #[tracewire::traced]
@@ -26,5 +36,9 @@ pub fn removed() -> u32 {
 
 fn main() {
     assert_eq!(double(2), 4);
+    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    #[allow(deprecated)]
+    let doubled = runtime.block_on(double_later(3));
+    assert_eq!(doubled, 6);
     assert!(kept());
 }
