@@ -1,9 +1,10 @@
 //! A `#[traced]` async fn takes its parent from the span current when it is *called*, so its span
 //! stays in the caller's trace when the future is first polled somewhere nothing is current: a
 //! plain `tokio::spawn` on a multi-thread runtime, a plain `std::thread::spawn` of a `block_on`, a
-//! `futures::executor::ThreadPool`. A span of the same trace current at the first poll (the
-//! future wrapped in `in_span`) is still the parent; one of another trace is not. The shapes that
-//! keep first-poll semantics (an attribute macro below `#[traced]`) are held here too.
+//! `futures::executor::ThreadPool`. A span current at the first poll does not change that parent
+//! (a wrapper span is a sibling, a worker of another trace is not the parent), unless nothing was
+//! current at the call. The shapes that keep first-poll semantics (an attribute macro below
+//! `#[traced]`) are held here too.
 //!
 //! Each test prints the span tree it checks (`cargo test --test NAME -- --nocapture`).
 #![cfg(feature = "testing")]
@@ -187,15 +188,26 @@ fn a_futures_executor_spawn_keeps_the_parent() {
 }
 
 #[test]
-fn a_span_of_the_same_trace_current_at_the_first_poll_is_the_parent() {
+fn a_wrapper_span_at_the_first_poll_does_not_change_the_parent_taken_at_the_call() {
     let _serial = support::serial();
     let (_, spans) = record(|| {
         let request = tracewire::span("request");
         let _entered = request.enter();
-        // Called inside `request`, first polled inside `wrapper`, a child of `request`.
+        // Called inside `request`, first polled inside `wrapper`, a child of `request`: the
+        // function's span is a child of `request` (a sibling of `wrapper`).
         futures_executor::block_on(leaf(6).in_span(tracewire::span("wrapper")))
     });
-    assert_tree(&spans, "request\n  wrapper\n    leaf n=6\n");
+    assert_tree(&spans, "request\n  leaf n=6\n  wrapper\n");
+}
+
+#[test]
+fn called_outside_any_span_the_span_current_at_the_first_poll_is_the_parent() {
+    let _serial = support::serial();
+    let (_, spans) = record(|| {
+        let future = leaf(7); // nothing is current here
+        futures_executor::block_on(future.in_span(tracewire::span("wrapper")))
+    });
+    assert_tree(&spans, "wrapper\n  leaf n=7\n");
 }
 
 #[test]
@@ -205,14 +217,14 @@ fn a_span_of_another_trace_current_at_the_first_poll_is_not_the_parent() {
         let future = {
             let request = tracewire::span("request");
             let _entered = request.enter();
-            leaf(7)
+            leaf(8)
         };
         // A worker of its own trace polls a future made for the request.
         let worker = tracewire::span_builder("worker").root().start();
         let _entered = worker.enter();
         futures_executor::block_on(future)
     });
-    assert_tree(&spans, "request\n  leaf n=7\nworker\n");
+    assert_tree(&spans, "request\n  leaf n=8\nworker\n");
 }
 
 /// `#[traced]` above an attribute macro it does not know (which may need an `async fn`, as

@@ -521,6 +521,24 @@ pub(crate) fn tracewire_current() -> SpanContext {
         .unwrap_or_default()
 }
 
+/// [`current_span_context`], cloned into `out` (left as it is when the thread-local is unusable).
+///
+/// Written in place rather than returned: returning the context from `try_with` copies it out of a
+/// `Result` whose tag shares a byte with the context, and reading that copy back stalls on store
+/// forwarding (what `#[traced]` async fns paid at every call, capturing their parent).
+#[inline]
+pub(crate) fn clone_current_into(out: &mut SpanContext) {
+    if otel_api_in_use() {
+        *out = current_with_otel();
+        return;
+    }
+    let _ = CURRENT.try_with(|current| {
+        if let Ok(current) = current.try_borrow() {
+            out.clone_from(&current);
+        }
+    });
+}
+
 /// The innermost of tracewire's current context and OpenTelemetry's.
 ///
 /// # Why this works

@@ -15,7 +15,7 @@ pub use opentelemetry::trace::SpanKind;
 
 use super::future::{Instrumented, KeepSpan, enter, record_panic};
 use crate::collector;
-use crate::context::{SpanContext, current_span_context};
+use crate::context::{SpanContext, clone_current_into, current_span_context};
 use crate::span::{Span, span_builder, start_span};
 
 /// The parent an `async fn`'s span gets: the span context current when the function was called.
@@ -40,13 +40,15 @@ pub fn parent() -> Parent {
 
 #[inline(never)]
 fn capture() -> Parent {
-    Parent(current_span_context())
+    let mut parent = Parent::NONE;
+    clone_current_into(&mut parent.0);
+    parent
 }
 
-/// Starts the span of an instrumented `async fn` at its first poll, as a child of the span current
-/// at the call ([`parent`]), unless a span of the same trace is current now (the future was wrapped
-/// in a child span with `in_span`, or is polled inside a descendant) or nothing was current at the
-/// call: then that current span is the parent, as for any span.
+/// Starts the span of an instrumented `async fn` at its first poll, as a child of the span that
+/// was current at the call ([`parent`]). When nothing was current then (or tracing was off), the
+/// span current now is the parent, as for any span: a future made outside any span and polled
+/// inside one (`in_span`, `with_context`) keeps the parent it always had.
 #[inline(always)]
 pub fn start_in(name: &'static str, kind: SpanKind, parent: Parent) -> Span {
     if !collector::is_enabled() {
@@ -58,13 +60,11 @@ pub fn start_in(name: &'static str, kind: SpanKind, parent: Parent) -> Span {
 #[inline(never)]
 fn start_in_enabled(name: &'static str, kind: SpanKind, parent: Parent) -> Span {
     let Parent(called_in) = parent;
-    let current = current_span_context();
-    let parent = if current.is_valid()
-        && (!called_in.is_valid() || current.trace_id() == called_in.trace_id())
-    {
-        current
-    } else {
+    // The usual case reads nothing more: the thread-local was read once, at the call.
+    let parent = if called_in.is_valid() {
         called_in
+    } else {
+        current_span_context()
     };
     start_span(
         Cow::Borrowed(name),
