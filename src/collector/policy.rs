@@ -91,35 +91,20 @@ impl Policy {
         let mut redacted = 0_u64;
         let mut normalized = 0_u64;
         let profile = &self.profile;
-        self.walk(record, true, &mut |name, finding| match finding {
-            Finding::Redacted { key, pattern, .. } => {
-                redacted += 1;
-                diag!(
-                    Warn,
-                    "profile {profile:?}: span {name:?} has attribute {key:?}, which rule \
-                     redact_attribute({pattern:?}) redacts on export; remove it at the source"
-                );
+        self.walk(record, true, &mut |name, finding| {
+            // One rate limit per kind of rule: each diag! line has its own.
+            match &finding {
+                Finding::Redacted { .. } => {
+                    redacted += 1;
+                    diag!(Warn, "{}", diagnostic(profile, name, &finding));
+                }
+                Finding::TooLong { .. } => diag!(Warn, "{}", diagnostic(profile, name, &finding)),
+                Finding::Renamed { .. } => {
+                    normalized += 1;
+                    diag!(Warn, "{}", diagnostic(profile, name, &finding));
+                }
+                Finding::Missing { .. } => diag!(Warn, "{}", diagnostic(profile, name, &finding)),
             }
-            Finding::TooLong { key, max, .. } => diag!(
-                Warn,
-                "profile {profile:?}: span {name:?} has attribute {key:?} longer than \
-                 max_attribute_value_length({max}); it is truncated on export"
-            ),
-            Finding::Renamed { to } => {
-                normalized += 1;
-                diag!(
-                    Warn,
-                    "profile {profile:?}: span name {name:?} contains ids; rule \
-                     normalize_span_names exports it as {to:?} (name spans by their route or \
-                     operation)"
-                );
-            }
-            Finding::Missing { kind, key } => diag!(
-                Warn,
-                "profile {profile:?}: span {name:?} ({}) lacks attribute {key:?}, which rule \
-                 require_span_attribute(SpanKind::{kind:?}, {key:?}) requires",
-                kind_name(&kind)
-            ),
         });
         if redacted > 0 {
             GLOBAL
@@ -227,6 +212,30 @@ impl Policy {
                 found(name, finding);
             }
         }
+    }
+}
+
+/// The diagnostic for a rule that span `name` broke: the rule and the span, never a value.
+fn diagnostic(profile: &str, name: &str, finding: &Finding) -> String {
+    match finding {
+        Finding::Redacted { key, pattern, .. } => format!(
+            "profile {profile:?}: span {name:?} has attribute {key:?}, which rule \
+             redact_attribute({pattern:?}) redacts on export; stop recording it"
+        ),
+        Finding::TooLong { key, max, .. } => format!(
+            "profile {profile:?}: span {name:?} has attribute {key:?} longer than \
+             max_attribute_value_length({max}); it is truncated on export"
+        ),
+        Finding::Renamed { to } => format!(
+            "profile {profile:?}: span name {name:?} contains ids; rule normalize_span_names \
+             exports it as {to:?} (name spans after their route or operation)"
+        ),
+        Finding::Missing { kind, key } => format!(
+            "profile {profile:?}: span {name:?} ({}) lacks attribute {key:?}, which rule \
+             require_span_attribute({}, {key:?}) requires",
+            kind_name(kind),
+            kind_name(kind)
+        ),
     }
 }
 
@@ -385,6 +394,59 @@ mod tests {
         assert_eq!(n("cafe babe"), None, "short hex words stay");
         assert_eq!(n("checkout"), None);
         assert_eq!(n("GET  /a//7/").as_deref(), Some("GET  /a//{id}/"));
+    }
+
+    #[test]
+    fn diagnostics_name_the_rule_and_the_span_never_the_value() {
+        use crate::context::SpanContext;
+        use crate::span::clock::Ticks;
+        use crate::span::record::{Extras, Recording};
+        let mut extras = Box::new(Extras::blank());
+        extras.push_attribute(KeyValue::new("user.password", "s3cr3t"));
+        extras.push_attribute(KeyValue::new("body", "y".repeat(30)));
+        let mut record = SpanRecord {
+            ctx: SpanContext::NONE,
+            rec: Recording {
+                name: "GET /users/12345".into(),
+                kind: SpanKind::Server,
+                parent_span_id: opentelemetry::trace::SpanId::INVALID,
+                parent_remote: false,
+                start: Ticks(0),
+                extras: Some(extras),
+            },
+            end: Ticks(1),
+        };
+        let policy = Policy::new(
+            "acme".into(),
+            &["*password*".into()],
+            Some(10),
+            true,
+            vec![(SpanKind::Server, "http.route".into())],
+        );
+        let findings = policy.inspect(&mut record);
+        assert_eq!(findings.len(), 4);
+        for finding in &findings {
+            let line = diagnostic("acme", "GET /users/12345", finding);
+            assert!(line.contains("\"GET /users/12345\""), "{line}");
+            assert!(
+                !line.contains("s3cr3t") && !line.contains("yyyyyyyyyyy"),
+                "{line}"
+            );
+        }
+        let lines: Vec<_> = findings
+            .iter()
+            .map(|f| diagnostic("acme", "GET /users/12345", f))
+            .collect();
+        assert!(lines[0].contains("redact_attribute(\"*password*\")"));
+        assert!(lines[1].contains("max_attribute_value_length(10)"));
+        assert!(lines[2].contains("require_span_attribute(server, \"http.route\")"));
+        assert!(lines[3].contains("normalize_span_names"));
+        // Enforcing fixes what inspecting only found.
+        policy.enforce(&mut record);
+        assert_eq!(record.rec.name, "GET /users/{id}");
+        let attributes = &record.rec.extras.as_ref().unwrap().attributes;
+        assert_eq!(attributes[0].value, Value::from(REDACTED));
+        assert_eq!(attributes[1].value, Value::from("y".repeat(10)));
     }
 
     #[test]

@@ -212,11 +212,20 @@ pub(crate) fn render(sources: &Sources, resolved: &Resolved) -> String {
         (
             "max_export_batch_size",
             resolved.max_export_batch_size.to_string(),
-            sources.of_setting(
+            match sources.of_setting(
                 &code.max_export_batch_size,
                 &env.max_export_batch_size,
                 &["OTEL_BSP_MAX_EXPORT_BATCH_SIZE"],
-            ),
+            ) {
+                source
+                    if source == "default"
+                        && resolved.max_export_batch_size
+                            != super::DEFAULT_MAX_EXPORT_BATCH_SIZE =>
+                {
+                    "default, capped at max_queue_size".to_owned()
+                }
+                source => source,
+            },
         ),
         (
             "schedule_delay",
@@ -393,6 +402,8 @@ fn resource_lines(out: &mut String, sources: &Sources, resolved: &Resolved) {
             "OTEL_RESOURCE_ATTRIBUTES"
         } else if key == "service.name" || key == "service.version" {
             "see service.name"
+        } else if key.starts_with("telemetry.sdk.") {
+            "tracewire"
         } else {
             "detected"
         };
