@@ -110,6 +110,24 @@ fn tasks_spawned_with_the_context_are_captured() {
 }
 
 #[test]
+fn a_child_of_a_captured_span_is_captured_wherever_it_starts() {
+    let ((), spans) = capture(|| {
+        let parent = tracewire::span("parent");
+        let ctx = parent.context().clone();
+        // Nothing entered on that thread: only the explicit parent ties the child to the capture.
+        std::thread::spawn(move || {
+            tracewire::span_builder("explicit child")
+                .with_parent(&ctx)
+                .start()
+                .end();
+        })
+        .join()
+        .unwrap();
+    });
+    assert_eq!(spans.names(), ["explicit child", "parent"]);
+}
+
+#[test]
 fn a_span_with_a_remote_parent_is_captured() {
     let remote = SpanContext::new(
         TraceId::from(0x4bf92f3577b34da6a3ce929d0e0e4736_u128),

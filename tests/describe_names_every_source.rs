@@ -85,7 +85,7 @@ fn every_setting_names_its_source_and_no_secret_is_shown() {
     for secret in ["hdr-s3cret", "Bearer", "code-s3cret", "url-pa55"] {
         assert!(!text.contains(secret), "{secret:?} leaked:\n{text}");
     }
-    assert!(tracewire::describe().starts_with("tracewire is not running (its guard was dropped)"));
+    assert!(tracewire::describe().starts_with("tracewire is not running (no guard is alive)"));
 }
 
 #[test]

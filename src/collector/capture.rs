@@ -12,9 +12,11 @@
 //! The hot path pays nothing for this when no capture is active: the id is copied with the
 //! context, and only a span whose parent has none looks at the state bits.
 
+#[cfg(feature = "testing")]
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
+#[cfg(feature = "testing")]
 use super::CAPTURING;
 use crate::span::record::SpanRecord;
 
@@ -29,6 +31,7 @@ struct Sink {
 }
 
 static SINKS: Mutex<Vec<Sink>> = Mutex::new(Vec::new());
+#[cfg(feature = "testing")]
 static NEXT_ID: AtomicU32 = AtomicU32::new(1);
 
 fn sinks() -> MutexGuard<'static, Vec<Sink>> {
@@ -38,11 +41,13 @@ fn sinks() -> MutexGuard<'static, Vec<Sink>> {
 }
 
 /// An active capture: spans carrying its id are kept until [`Active::finish`] (or drop).
+#[cfg(feature = "testing")]
 pub(crate) struct Active {
     id: u32,
     finished: bool,
 }
 
+#[cfg(feature = "testing")]
 impl Active {
     /// Starts a capture and switches on recording for its spans.
     pub(crate) fn start() -> Active {
@@ -91,6 +96,7 @@ impl Active {
     }
 }
 
+#[cfg(feature = "testing")]
 impl Drop for Active {
     fn drop(&mut self) {
         // A closure that panicked: forget the capture so it keeps nothing alive.
@@ -115,6 +121,7 @@ pub(crate) fn submit(record: SpanRecord) {
 
 /// Runs `f` with a new capture current on this thread: its value, the spans that ended before it
 /// returned (in the order they ended), and how many were dropped past [`MAX_CAPTURED_SPANS`].
+#[cfg(feature = "testing")]
 pub(crate) fn run<R>(f: impl FnOnce() -> R) -> (R, Vec<SpanRecord>, u64) {
     // Idempotent, and what `init` does: ticks read during the capture convert with the same source.
     crate::span::clock::select_source();
@@ -129,6 +136,7 @@ pub(crate) fn run<R>(f: impl FnOnce() -> R) -> (R, Vec<SpanRecord>, u64) {
 }
 
 /// Converts captured records as the export thread would (default span limits, tracewire's scope).
+#[cfg(feature = "testing")]
 pub(crate) fn to_span_data(records: Vec<SpanRecord>) -> Vec<opentelemetry_sdk::trace::SpanData> {
     let conversion = super::convert::Conversion {
         clock: crate::span::clock::Converter::new(),

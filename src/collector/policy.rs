@@ -119,6 +119,7 @@ impl Policy {
     }
 
     /// Every rule `record` breaks, with the span's name as recorded; the record is not changed.
+    #[cfg(any(test, feature = "testing"))]
     pub(crate) fn inspect(&self, record: &mut SpanRecord) -> Vec<Finding> {
         let mut findings = Vec::new();
         self.walk(record, false, &mut |_, finding| findings.push(finding));
@@ -128,7 +129,8 @@ impl Policy {
     /// Visits every rule on `record`, fixing what breaks one when `fix` is set. `found` gets the
     /// span's name as recorded and the finding.
     fn walk(&self, record: &mut SpanRecord, fix: bool, found: &mut dyn FnMut(&str, Finding)) {
-        let name = record.rec.name.clone();
+        // Taken out (not cloned) while the rules look at it, and put back at the end.
+        let mut name = std::mem::take(&mut record.rec.name);
         let kind = record.rec.kind.clone();
         if let Some(extras) = record.rec.extras.as_mut() {
             let kept = keep_last_of_each_key(&mut extras.attributes);
@@ -162,11 +164,12 @@ impl Policy {
         if self.normalize_names
             && let Some(to) = normalized_name(&name)
         {
+            found(&name, Finding::Renamed { to: to.clone() });
             if fix {
-                record.rec.name = Cow::Owned(to.clone());
+                name = Cow::Owned(to);
             }
-            found(&name, Finding::Renamed { to });
         }
+        record.rec.name = name;
     }
 
     fn attributes(
@@ -218,13 +221,24 @@ impl Policy {
 /// The diagnostic for a rule that span `name` broke: the rule and the span, never a value.
 fn diagnostic(profile: &str, name: &str, finding: &Finding) -> String {
     match finding {
-        Finding::Redacted { key, pattern, .. } => format!(
-            "profile {profile:?}: span {name:?} has attribute {key:?}, which rule \
-             redact_attribute({pattern:?}) redacts on export; stop recording it"
+        Finding::Redacted {
+            place,
+            key,
+            pattern,
+        } => format!(
+            "profile {profile:?}: span {name:?} has {}, which rule redact_attribute({pattern:?}) \
+             redacts on export; stop recording it",
+            attribute(place, key)
         ),
-        Finding::TooLong { key, max, .. } => format!(
-            "profile {profile:?}: span {name:?} has attribute {key:?} longer than \
-             max_attribute_value_length({max}); it is truncated on export"
+        Finding::TooLong {
+            place,
+            key,
+            length,
+            max,
+        } => format!(
+            "profile {profile:?}: span {name:?} has {} of {length} bytes, over \
+             max_attribute_value_length({max}); it is truncated on export",
+            attribute(place, key)
         ),
         Finding::Renamed { to } => format!(
             "profile {profile:?}: span name {name:?} contains ids; rule normalize_span_names \
@@ -236,6 +250,15 @@ fn diagnostic(profile: &str, name: &str, finding: &Finding) -> String {
             kind_name(kind),
             kind_name(kind)
         ),
+    }
+}
+
+/// `attribute "k"`, `attribute "k" of event "e"`, `attribute "k" of link 0`.
+pub(crate) fn attribute(place: &Place, key: &str) -> String {
+    match place {
+        Place::Span => format!("attribute {key:?}"),
+        Place::Event(event) => format!("attribute {key:?} of event {event:?}"),
+        Place::Link(i) => format!("attribute {key:?} of link {i}"),
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use opentelemetry::KeyValue;
 
 use super::resolve::{ExporterSettings, Resolved};
-use super::{Compression, Layer, Profile, Protocol};
+use super::{Layer, Profile};
 use crate::collector::policy::kind_name;
 
 /// The variables `describe` can name as a source (the ones [`Config::from_env`](super::Config)
@@ -124,9 +124,9 @@ pub fn describe() -> String {
     let text = DESCRIPTION.lock().map(|d| d.clone()).unwrap_or(None);
     match text {
         Some(text) if crate::init::is_installed() => text,
-        Some(text) => format!(
-            "tracewire is not running (its guard was dropped); the last configuration was:\n{text}"
-        ),
+        Some(text) => {
+            format!("tracewire is not running (no guard is alive); the last init resolved:\n{text}")
+        }
         None => "tracewire is not running: init has not been called, so no span is recorded or \
                  exported"
             .to_owned(),
@@ -301,6 +301,7 @@ fn otlp_lines(
     otlp: &super::OtlpSettings,
     profile: Option<&Profile>,
 ) {
+    use super::{Compression, Protocol};
     let (code, env) = (&sources.code, &sources.env);
     let protocol = match otlp.protocol {
         Protocol::Grpc => "grpc",

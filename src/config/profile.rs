@@ -24,7 +24,7 @@ use crate::context::Sampler;
 use crate::error::InitError;
 
 /// The resource attribute a sampler's environment is read from.
-pub const ENVIRONMENT_ATTRIBUTE: &str = "deployment.environment.name";
+pub(crate) const ENVIRONMENT_ATTRIBUTE: &str = "deployment.environment.name";
 
 /// The conventions of an organisation: what every service must set, what must never leave it, and
 /// the defaults it runs with. Built once by a platform team, handed to

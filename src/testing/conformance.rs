@@ -155,6 +155,23 @@ impl fmt::Display for ConformanceReport {
 }
 
 /// One rule one span breaks.
+///
+/// # Examples
+///
+/// ```
+/// use tracewire::testing::{Location, Rule, conformance};
+///
+/// let profile = tracewire::Profile::new("acme").redact_attribute("*token*");
+/// let report = conformance(&profile, || {
+///     let span = tracewire::span("refresh");
+///     span.add_event("issued", vec![tracewire::KeyValue::new("access_token", "t")]);
+/// });
+/// let violation = &report.violations()[0];
+/// assert_eq!(violation.span_name, "refresh");
+/// assert_eq!(violation.rule, Rule::RedactAttribute { pattern: "*token*".into() });
+/// assert_eq!(violation.key.as_deref(), Some("access_token"));
+/// assert_eq!(violation.location, Location::Event("issued".into()));
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Violation {
@@ -171,6 +188,18 @@ pub struct Violation {
 }
 
 /// The profile rule a [`Violation`] breaks.
+///
+/// # Examples
+///
+/// ```
+/// use tracewire::testing::{Rule, conformance};
+///
+/// let profile = tracewire::Profile::new("acme").max_attribute_value_length(4);
+/// let report = conformance(&profile, || {
+///     tracewire::in_span("upload", |span| span.set_attribute("file.name", "holiday.jpg"));
+/// });
+/// assert_eq!(report.violations()[0].rule, Rule::MaxAttributeValueLength { max: 4, length: 11 });
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Rule {
@@ -200,6 +229,20 @@ pub enum Rule {
 }
 
 /// Where the attribute of a [`Violation`] sits.
+///
+/// # Examples
+///
+/// ```
+/// use tracewire::testing::{Location, conformance};
+///
+/// let profile = tracewire::Profile::new("acme").redact_attribute("authorization");
+/// let report = conformance(&profile, || {
+///     let cause = tracewire::span("cause").context().clone();
+///     let attributes = vec![tracewire::KeyValue::new("authorization", "x")];
+///     tracewire::span_builder("effect").with_link(&cause, attributes).start().end();
+/// });
+/// assert_eq!(report.violations()[0].location, Location::Link(0));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Location {

@@ -13,7 +13,9 @@
 //! before it returns.
 //!
 //! Every captured span is recorded, whatever the sampler (a remote parent that is not sampled
-//! still wins). When no capture is active, spans cost what they always cost: the capture is a
+//! still wins), and none is counted in [`stats`](crate::stats). A span whose parent comes only
+//! through OpenTelemetry's context on a thread the capture's context never reached is not
+//! captured. When no capture is active, spans cost what they always cost: the capture is a
 //! number carried in the span context, looked at only when a span has no parent.
 
 mod conformance;
