@@ -127,7 +127,7 @@ pub fn describe() -> String {
         Some(text) => {
             format!("tracewire is not running (no guard is alive); the last init resolved:\n{text}")
         }
-        None => "tracewire is not running: init has not been called, so no span is recorded or \
+        None => "tracewire is not running: no init has succeeded, so no span is recorded or \
                  exported"
             .to_owned(),
     }

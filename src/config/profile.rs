@@ -216,7 +216,7 @@ impl Profile {
     }
 
     /// The OTLP endpoint when neither the code nor `OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT` sets
-    /// one. It is a base URL, like [`Config::with_endpoint`](crate::Config::with_endpoint)'s: for
+    /// one (called twice, the last endpoint is kept). It is a base URL, like [`Config::with_endpoint`](crate::Config::with_endpoint)'s: for
     /// OTLP/HTTP, `/v1/traces` is appended.
     ///
     /// # Examples
@@ -226,14 +226,13 @@ impl Profile {
     /// # drop(profile);
     /// ```
     pub fn with_default_endpoint(mut self, endpoint: impl Into<String>) -> Profile {
-        if self.default_endpoint.is_none() {
-            self.default_endpoint = Some(endpoint.into());
-        }
+        self.default_endpoint = Some(endpoint.into());
         self
     }
 
     /// The sampler of services whose resource says `deployment.environment.name=<environment>`,
-    /// when neither the code nor `OTEL_TRACES_SAMPLER` chooses one.
+    /// when neither the code nor `OTEL_TRACES_SAMPLER` chooses one (called twice for one
+    /// environment, the last sampler is kept).
     ///
     /// # Examples
     ///
@@ -250,8 +249,13 @@ impl Profile {
         sampler: Sampler,
     ) -> Profile {
         let environment = environment.into();
-        if !self.samplers.iter().any(|(env, _)| *env == environment) {
-            self.samplers.push((environment, sampler));
+        match self
+            .samplers
+            .iter_mut()
+            .find(|(env, _)| *env == environment)
+        {
+            Some(set) => set.1 = sampler,
+            None => self.samplers.push((environment, sampler)),
         }
         self
     }
@@ -272,11 +276,13 @@ impl Profile {
         for (kind, key) in other.required_span {
             self = self.require_span_attribute(kind, key);
         }
-        if let Some(endpoint) = other.default_endpoint {
-            self = self.with_default_endpoint(endpoint);
+        if self.default_endpoint.is_none() {
+            self.default_endpoint = other.default_endpoint;
         }
         for (environment, sampler) in other.samplers {
-            self = self.with_sampler_for_environment(environment, sampler);
+            if !self.samplers.iter().any(|(env, _)| *env == environment) {
+                self.samplers.push((environment, sampler));
+            }
         }
         // Warn-only only if both say so: an added profile cannot soften the requirements.
         self.warn_only &= other.warn_only;
@@ -410,6 +416,26 @@ mod tests {
             base.max_attribute_value_length(10).max_value_length,
             Some(10)
         );
+    }
+
+    #[test]
+    fn defaults_set_twice_keep_the_last_but_a_merged_profile_only_fills_gaps() {
+        let profile = Profile::new("acme")
+            .with_default_endpoint("http://a:4318")
+            .with_default_endpoint("http://b:4318")
+            .with_sampler_for_environment("prod", Sampler::AlwaysOff)
+            .with_sampler_for_environment("prod", Sampler::AlwaysOn);
+        assert_eq!(profile.default_endpoint.as_deref(), Some("http://b:4318"));
+        assert_eq!(profile.samplers, [("prod".to_owned(), Sampler::AlwaysOn)]);
+        let merged = profile.merged(
+            Profile::new("svc")
+                .with_default_endpoint("http://c:4318")
+                .with_sampler_for_environment("prod", Sampler::AlwaysOff)
+                .with_sampler_for_environment("dev", Sampler::AlwaysOff),
+        );
+        assert_eq!(merged.default_endpoint.as_deref(), Some("http://b:4318"));
+        assert_eq!(merged.samplers.len(), 2);
+        assert_eq!(merged.samplers[0].1, Sampler::AlwaysOn);
     }
 
     #[test]
