@@ -1,7 +1,8 @@
 //! `tracewire::describe()` gives the effective configuration: each setting with its source (code,
 //! the variable that set it, the profile, or the default), the profile's rules, and no secret
 //! (header values and credentials in URLs are redacted). Before `init` and after the guard is
-//! dropped it says that tracing is not running.
+//! dropped it says that tracing is not running. `OTEL_LOG_LEVEL=debug` writes it to standard
+//! error at `init` (checked in a child process, this test binary run again).
 
 mod support;
 
@@ -110,4 +111,53 @@ fn without_a_profile_the_defaults_and_the_code_are_named() {
         );
     }
     assert!(!text.contains("rules"));
+}
+
+/// Set in the child process of [`debug_level_prints_the_description_at_init`].
+const CHILD: &str = "TRACEWIRE_TEST_DESCRIBE_CHILD";
+
+fn stderr_of_init_with(level: &str) -> String {
+    let output = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "--exact",
+            "debug_level_prints_the_description_at_init",
+            "--nocapture",
+        ])
+        .env(CHILD, "1")
+        .env("OTEL_LOG_LEVEL", level)
+        .env("OTEL_TRACES_EXPORTER", "none")
+        .env("OTEL_EXPORTER_OTLP_HEADERS", "authorization=child-s3cret")
+        .output()
+        .expect("run the child");
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn debug_level_prints_the_description_at_init() {
+    if std::env::var_os(CHILD).is_some() {
+        let guard = Config::from_env()
+            .expect("environment")
+            .with_profile(Profile::new("acme").redact_attribute("*password*"))
+            .init()
+            .expect("init");
+        drop(guard);
+        return;
+    }
+    let debug = stderr_of_init_with("debug");
+    assert!(
+        debug.contains("tracewire debug: tracewire configuration (profile \"acme\")"),
+        "{debug}"
+    );
+    assert!(
+        debug.contains("  diagnostics: Debug (OTEL_LOG_LEVEL)"),
+        "{debug}"
+    );
+    assert!(
+        debug.contains("    redact_attribute(\"*password*\")"),
+        "{debug}"
+    );
+    assert!(!debug.contains("child-s3cret"), "{debug}");
+    let info = stderr_of_init_with("info");
+    assert!(!info.contains("tracewire configuration"), "{info}");
 }

@@ -8,6 +8,11 @@
 //! `OTEL_RESOURCE_ATTRIBUTES`, then [`Config::with_service_name`], then
 //! `unknown_service:<executable>`).
 //!
+//! A [`Profile`] ([`Config::with_profile`]) adds a third layer below those two: its defaults (the
+//! endpoint, a sampler per `deployment.environment.name`) apply only where neither the code nor
+//! the environment sets a value, and its policies always apply. [`describe`](crate::describe)
+//! shows which layer each setting came from.
+//!
 //! | variable | setting | default |
 //! |---|---|---|
 //! | `OTEL_SDK_DISABLED` | [`Config::with_disabled`] | `false` |
