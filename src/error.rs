@@ -59,6 +59,32 @@ pub enum InitError {
         /// The transport's own explanation.
         reason: String,
     },
+    /// A [`Profile`](crate::Profile) requires resource attributes that are not set. The message
+    /// names the profile, every missing attribute, and how to set them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracewire::{Config, InitError, Profile};
+    /// let profile = Profile::new("acme").require_resource_attribute("service.namespace");
+    /// match Config::default().with_profile(profile).init() {
+    ///     Err(InitError::MissingResourceAttributes { profile, missing }) => {
+    ///         assert_eq!((profile.as_str(), missing), ("acme", vec!["service.namespace".to_owned()]));
+    ///     }
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// ```
+    #[error(
+        "profile {profile:?} requires resource attributes that are not set: {}; {}",
+        missing.join(", "),
+        crate::config::profile::how_to_set(missing)
+    )]
+    MissingResourceAttributes {
+        /// The profile's name.
+        profile: String,
+        /// The required attributes the resource lacks.
+        missing: Vec<String>,
+    },
     /// Tracing is already initialised in this process; drop the first [`Guard`](crate::Guard) before
     /// calling `init` again.
     #[error("tracewire is already initialised in this process; drop the existing Guard first")]

@@ -56,12 +56,14 @@ pub fn init() -> Result<Guard, InitError> {
 
 pub(crate) fn install(config: Config) -> Result<Guard, InitError> {
     let set_global_tracer_provider = config.global_tracer_provider != Some(false);
+    let sources = crate::config::describe::Sources::of(&config);
     let resolved = config.resolve()?;
     let mut slot = installed();
     if slot.is_some() {
         return Err(InitError::AlreadyInitialized);
     }
     crate::diag::set_level(resolved.diagnostics);
+    profile_start(&sources, &resolved);
     crate::propagation::set_global(resolved.propagators);
     let shutdown_timeout = resolved.shutdown_timeout;
     if resolved.disabled {
@@ -82,6 +84,7 @@ pub(crate) fn install(config: Config) -> Result<Guard, InitError> {
         batch_export_timeout,
         span_limits,
         thread_buffer_size,
+        profile,
         ..
     } = resolved;
     clock::select_source();
@@ -99,6 +102,7 @@ pub(crate) fn install(config: Config) -> Result<Guard, InitError> {
         export_timeout: batch_export_timeout,
         limits: span_limits,
         resource,
+        policy: profile.as_ref().map(crate::Profile::policy),
     };
     // Spans that ended during the previous shutdown, after its last look, belong to that session.
     collector::sweep_pending();
@@ -235,4 +239,20 @@ pub fn force_flush_timeout(timeout: Duration) -> Result<(), FlushError> {
         _ => return Err(FlushError::NotRunning),
     };
     worker::flush(&sender, timeout)
+}
+
+/// What `init` reports before starting: the description (kept for `describe()`, written at
+/// `OTEL_LOG_LEVEL=debug`) and a warn-only profile's missing requirements.
+fn profile_start(sources: &crate::config::describe::Sources, resolved: &Resolved) {
+    let text = crate::config::describe::render(sources, resolved);
+    crate::diag::diag!(Debug, "{}", text.trim_end());
+    crate::config::describe::store(text);
+    for warning in &resolved.warnings {
+        crate::diag::diag!(Warn, "{warning}");
+    }
+}
+
+/// Whether an `init` is in effect (running or disabled) and its guard not yet dropped.
+pub(crate) fn is_installed() -> bool {
+    installed().is_some()
 }

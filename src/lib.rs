@@ -25,7 +25,10 @@
 //! - [`propagation`]: [`propagation::inject`] / [`propagation::extract`] carry them to other
 //!   services (W3C Trace Context and Baggage, B3, Jaeger; `OTEL_PROPAGATORS`).
 //! - [`force_flush`], [`stats`]: delivery and the counters that account for every span.
-//! - [`testing::InMemoryExporter`] (feature `testing`): assert on spans in tests.
+//! - [`Profile`], [`describe`]: an organisation's conventions (required attributes, redaction,
+//!   value caps, span-name normalisation, defaults) and the effective configuration with sources.
+//! - [`testing::capture`], [`testing::conformance`], [`testing::InMemoryExporter`] (feature
+//!   `testing`): assert on the spans of one piece of code, check it against a profile.
 //! - `http` (features `reqwest`, `tower`, `axum`): client and server spans for HTTP, with the
 //!   context carried in the headers.
 //! - [`otel`]: tracewire as an OpenTelemetry `TracerProvider`, for code written against the
@@ -57,7 +60,8 @@ pub mod propagation;
 mod span;
 
 pub use collector::{Stats, stats};
-pub use config::{Compression, Config, ExporterKind, Protocol, SpanLimits};
+pub use config::describe::describe;
+pub use config::{Compression, Config, ExporterKind, Profile, Protocol, SpanLimits};
 pub use context::{
     Context, ContextGuard, Entered, Sampler, SpanContext, TraceState, current_span_context,
 };
@@ -166,9 +170,6 @@ pub use tracing_subscriber;
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
-/// Helpers for testing instrumented code.
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
-pub mod testing {
-    pub use crate::export::memory::InMemoryExporter;
-}
+pub mod testing;

@@ -11,7 +11,9 @@
 //! `spans_ended == spans_exported + dropped + queued` holds whenever the background thread is idle:
 //! right after [`force_flush`](crate::force_flush) returns, if no other thread ends spans meanwhile.
 
+pub(crate) mod capture;
 mod convert;
+pub(crate) mod policy;
 mod queue;
 mod stats;
 pub(crate) mod worker;
@@ -19,7 +21,7 @@ pub(crate) mod worker;
 pub use stats::Stats;
 
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use rtrb::{Consumer, Producer, RingBuffer};
@@ -28,9 +30,12 @@ use tokio::sync::Notify;
 use crate::context::SamplerRule;
 use crate::span::record::{Extras, SpanRecord};
 
-/// Set while a background thread runs (from `init` until the guard drops): spans record, and
-/// finished spans are buffered for it, only then.
-static ENABLED: AtomicBool = AtomicBool::new(false);
+/// What records spans now, one bit each: [`EXPORTING`] while a background thread runs (from `init`
+/// until the guard drops: finished spans are buffered for it only then), [`CAPTURING`] while a
+/// [`capture`] is active. Zero is "off", which the hot path checks with one relaxed load.
+static STATE: AtomicU8 = AtomicU8::new(0);
+pub(crate) const EXPORTING: u8 = 1;
+pub(crate) const CAPTURING: u8 = 2;
 static SAMPLER_PARENT_BASED: AtomicBool = AtomicBool::new(true);
 static SAMPLER_ROOT_BOUND: AtomicU64 = AtomicU64::new(u64::MAX);
 static THREAD_BUFFER_SIZE: AtomicUsize =
@@ -41,10 +46,22 @@ static GENERATION: AtomicU64 = AtomicU64::new(0);
 /// Wakes the background thread early when a ring fills up.
 pub(crate) static WAKE: Notify = Notify::const_new();
 
-/// Whether spans record now: one relaxed load, the whole cost of a span when tracing is off.
+/// Whether spans may record now: one relaxed load, the whole cost of a span when tracing is off.
 #[inline]
 pub(crate) fn is_enabled() -> bool {
-    ENABLED.load(Ordering::Relaxed)
+    STATE.load(Ordering::Relaxed) != 0
+}
+
+/// The [`STATE`] bits, for a span that starts: is the pipeline running, is a capture active.
+#[inline]
+pub(crate) fn state() -> u8 {
+    STATE.load(Ordering::Relaxed)
+}
+
+/// Whether the background thread runs (finished spans are buffered for it).
+#[inline]
+fn exporting() -> bool {
+    STATE.load(Ordering::Acquire) & EXPORTING != 0
 }
 
 #[inline]
@@ -63,7 +80,15 @@ pub(crate) fn configure(rule: SamplerRule, thread_buffer_size: usize) {
 }
 
 pub(crate) fn set_enabled(enabled: bool) {
-    ENABLED.store(enabled, Ordering::Release);
+    set_bit(EXPORTING, enabled);
+}
+
+pub(crate) fn set_bit(bit: u8, on: bool) {
+    if on {
+        STATE.fetch_or(bit, Ordering::Release);
+    } else {
+        STATE.fetch_and(!bit, Ordering::Release);
+    }
 }
 
 /// Counters written by one thread only (so a relaxed load and store, no read-modify-write).
@@ -101,6 +126,10 @@ pub(crate) struct GlobalCounters {
     pub(crate) ended_unbuffered: AtomicU64,
     /// Finished spans held by the background thread or in rings, as last seen by it.
     pub(crate) queued: AtomicU64,
+    /// Attribute values replaced by the profile's redaction rules.
+    pub(crate) attributes_redacted: AtomicU64,
+    /// Span names changed by the profile's name normalisation.
+    pub(crate) span_names_normalized: AtomicU64,
 }
 
 pub(crate) static GLOBAL: GlobalCounters = GlobalCounters {
@@ -112,6 +141,8 @@ pub(crate) static GLOBAL: GlobalCounters = GlobalCounters {
     export_errors: AtomicU64::new(0),
     ended_unbuffered: AtomicU64::new(0),
     queued: AtomicU64::new(0),
+    attributes_redacted: AtomicU64::new(0),
+    span_names_normalized: AtomicU64::new(0),
 };
 
 pub(crate) static LAST_EXPORT_ERROR: Mutex<Option<String>> = Mutex::new(None);
@@ -307,7 +338,11 @@ pub(crate) fn count_not_sampled() {
 /// Hands a finished span to the background thread, or drops and counts it.
 #[inline(always)]
 pub(crate) fn submit(record: SpanRecord) {
-    if !ENABLED.load(Ordering::Acquire) {
+    if record.ctx.capture() != 0 {
+        capture::submit(record);
+        return;
+    }
+    if !exporting() {
         GLOBAL.ended_unbuffered.fetch_add(1, Ordering::Relaxed);
         GLOBAL.dropped_shutdown.fetch_add(1, Ordering::Relaxed);
         return;
@@ -389,7 +424,7 @@ pub(crate) fn reset_stats() {
 /// # }
 /// ```
 pub fn stats() -> Stats {
-    if !ENABLED.load(Ordering::Acquire) {
+    if !exporting() {
         sweep_pending();
     }
     let registry = registry();

@@ -56,6 +56,12 @@ pub struct Stats {
     pub queued: u64,
     /// The last export error, if any.
     pub last_export_error: Option<String>,
+    /// Attribute values (of spans, events and links) replaced by `"REDACTED"` by the
+    /// [`Profile`](crate::Profile)'s [`redact_attribute`](crate::Profile::redact_attribute) rules.
+    pub attributes_redacted: u64,
+    /// Span names whose ids the [`Profile`](crate::Profile)'s
+    /// [`normalize_span_names`](crate::Profile::normalize_span_names) replaced by `{id}`.
+    pub span_names_normalized: u64,
 }
 
 impl Stats {
@@ -71,6 +77,8 @@ impl Stats {
         export_errors: 0,
         queued: 0,
         last_export_error: None,
+        attributes_redacted: 0,
+        span_names_normalized: 0,
     };
 
     /// All spans dropped, whatever the reason.
@@ -99,6 +107,8 @@ impl Stats {
         self.dropped_shutdown += global.dropped_shutdown.load(Ordering::Relaxed);
         self.export_requests += global.export_requests.load(Ordering::Relaxed);
         self.export_errors += global.export_errors.load(Ordering::Relaxed);
+        self.attributes_redacted += global.attributes_redacted.load(Ordering::Relaxed);
+        self.span_names_normalized += global.span_names_normalized.load(Ordering::Relaxed);
     }
 
     /// The counts since `baseline`.
@@ -123,6 +133,12 @@ impl Stats {
             export_errors: self.export_errors.wrapping_sub(baseline.export_errors),
             queued: 0,
             last_export_error: None,
+            attributes_redacted: self
+                .attributes_redacted
+                .wrapping_sub(baseline.attributes_redacted),
+            span_names_normalized: self
+                .span_names_normalized
+                .wrapping_sub(baseline.span_names_normalized),
         }
     }
 }

@@ -70,6 +70,8 @@ pub(crate) struct Settings {
     pub(crate) export_timeout: Duration,
     pub(crate) limits: SpanLimits,
     pub(crate) resource: Resource,
+    /// The profile's policies, applied to each record between draining and encoding.
+    pub(crate) policy: Option<super::policy::Policy>,
 }
 
 /// The running background thread.
@@ -331,10 +333,13 @@ impl Worker {
         let mut moved = 0;
         for ring in &mut self.rings {
             while moved < room {
-                let Ok(record) = ring.records.pop() else {
+                let Ok(mut record) = ring.records.pop() else {
                     break;
                 };
                 ring.popped += 1;
+                if let Some(policy) = &self.settings.policy {
+                    policy.enforce(&mut record);
+                }
                 let (data, extras) = self.conversion.convert(record);
                 self.queue.push(data);
                 // Back to its thread for reuse; if that ring is full (or the thread gone), freed.

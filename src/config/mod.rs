@@ -8,6 +8,11 @@
 //! `OTEL_RESOURCE_ATTRIBUTES`, then [`Config::with_service_name`], then
 //! `unknown_service:<executable>`).
 //!
+//! A [`Profile`] ([`Config::with_profile`]) adds a third layer below those two: its defaults (the
+//! endpoint, a sampler per `deployment.environment.name`) apply only where neither the code nor
+//! the environment sets a value, and its policies always apply. [`describe`](crate::describe)
+//! shows which layer each setting came from.
+//!
 //! | variable | setting | default |
 //! |---|---|---|
 //! | `OTEL_SDK_DISABLED` | [`Config::with_disabled`] | `false` |
@@ -40,9 +45,13 @@
 //! `OTEL_EXPORTER_OTLP_ENDPOINT`, the default of the protocol. A traces endpoint is used as given; for
 //! OTLP/HTTP, `/v1/traces` is appended to the others.
 
+pub(crate) mod describe;
 mod env;
+pub(crate) mod profile;
 mod resolve;
 mod resource;
+
+pub use profile::Profile;
 
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub(crate) use resolve::OtlpSettings;
@@ -250,6 +259,10 @@ pub struct Config {
     pub(crate) custom_exporter: Option<SharedExporter>,
     /// `Some(false)`: `init` leaves OpenTelemetry's global tracer provider alone.
     pub(crate) global_tracer_provider: Option<bool>,
+    /// The platform team's profile: defaults below the environment, policies always applied.
+    pub(crate) profile: Option<Profile>,
+    /// The `OTEL_*` variables that were set when the environment was read, for `describe()`.
+    pub(crate) env_vars: Vec<&'static str>,
 }
 
 /// An exporter given in code, taken out by the first `init` that uses the `Config` (or a clone).
@@ -324,7 +337,8 @@ impl Config {
     /// ```
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, InitError> {
         Ok(Config {
-            env: env::read(lookup)?,
+            env: env::read(&lookup)?,
+            env_vars: describe::variables_set(&lookup),
             ..Config::default()
         })
     }
@@ -691,6 +705,37 @@ impl Config {
     /// ```
     pub fn with_propagators(mut self, propagators: crate::propagation::Propagators) -> Self {
         self.code.propagators = Some(propagators);
+        self
+    }
+
+    /// Follows a platform team's [`Profile`]. Its defaults (endpoint, sampler per environment)
+    /// apply where neither this code nor the environment sets a value; its policies (required
+    /// attributes, redaction, value caps, span-name normalisation) always apply. Called again,
+    /// the second profile's rules are added to the first's: a service can add rules, never drop
+    /// one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracewire::{Config, Profile};
+    ///
+    /// # fn main() -> Result<(), tracewire::InitError> {
+    /// let platform = Profile::new("acme").redact_attribute("authorization");
+    /// let ours = Profile::new("checkout").redact_attribute("card.number");
+    /// let _guard = Config::default()
+    ///     .with_exporter_kind(tracewire::ExporterKind::None)
+    ///     .with_profile(platform)
+    ///     .with_profile(ours) // both rules apply
+    ///     .init()?;
+    /// assert!(tracewire::describe().contains("redact_attribute(\"card.number\")"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn with_profile(mut self, profile: Profile) -> Self {
+        self.profile = Some(match self.profile.take() {
+            Some(first) => first.merged(profile),
+            None => profile,
+        });
         self
     }
 }

@@ -31,6 +31,10 @@ pub(crate) struct Resolved {
     pub(crate) thread_buffer_size: usize,
     pub(crate) diagnostics: DiagLevel,
     pub(crate) propagators: crate::propagation::Propagators,
+    /// The profile, whose policies the export thread applies.
+    pub(crate) profile: Option<super::Profile>,
+    /// What `init` warns about once diagnostics are set up (a warn-only profile's requirements).
+    pub(crate) warnings: Vec<String>,
 }
 
 /// The exporter to build on the background thread.
@@ -68,8 +72,19 @@ impl Config {
             code,
             env,
             custom_exporter,
+            profile,
             ..
         } = self;
+        let resource = super::resource::build(&code, &env);
+        let disabled = code.disabled.or(env.disabled).unwrap_or(false);
+        let mut warnings = Vec::new();
+        if let Some(profile) = &profile {
+            super::profile::validate(profile)?;
+            // A disabled SDK exports nothing, so nothing is required of its resource.
+            if !disabled && let Some(warning) = profile.check(&resource)? {
+                warnings.push(warning);
+            }
+        }
 
         let sampler = match &code.sampler {
             Some(sampler) => {
@@ -80,7 +95,14 @@ impl Config {
                 })?;
                 sampler.clone()
             }
-            None => env.sampler.clone().unwrap_or_default(),
+            None => env
+                .sampler
+                .clone()
+                .or_else(|| {
+                    let profile = profile.as_ref()?;
+                    profile.sampler_for(&resource).map(|(_, s)| s.clone())
+                })
+                .unwrap_or_default(),
         };
 
         let (max_queue_size, max_export_batch_size) = batch_sizes(&code, &env)?;
@@ -128,16 +150,20 @@ impl Config {
                 })?)
             }
             None => match code.exporter.or(env.exporter).unwrap_or(ExporterKind::Otlp) {
-                ExporterKind::Otlp => ExporterSettings::Otlp(otlp_settings(&code, &env)?),
+                ExporterKind::Otlp => ExporterSettings::Otlp(otlp_settings(
+                    &code,
+                    &env,
+                    profile.as_ref().and_then(|p| p.default_endpoint.as_deref()),
+                )?),
                 ExporterKind::Console => ExporterSettings::Console,
                 ExporterKind::None => ExporterSettings::None,
             },
         };
 
         Ok(Resolved {
-            disabled: code.disabled.or(env.disabled).unwrap_or(false),
+            disabled,
             sampler,
-            resource: super::resource::build(&code, &env),
+            resource,
             exporter,
             max_queue_size,
             schedule_delay: code
@@ -157,6 +183,8 @@ impl Config {
                 .or(env.diagnostics)
                 .unwrap_or(DiagLevel::Warn),
             propagators: code.propagators.or(env.propagators).unwrap_or_default(),
+            profile,
+            warnings,
         })
     }
 }
@@ -255,7 +283,11 @@ fn default_protocol() -> Protocol {
     }
 }
 
-fn otlp_settings(code: &Layer, env: &Layer) -> Result<OtlpSettings, InitError> {
+fn otlp_settings(
+    code: &Layer,
+    env: &Layer,
+    profile_endpoint: Option<&str>,
+) -> Result<OtlpSettings, InitError> {
     let (protocol, source) = pick(code.protocol, env.protocol, default_protocol());
     let (feature, enabled, keyword, variant) = match protocol {
         Protocol::Grpc => (
@@ -282,7 +314,7 @@ fn otlp_settings(code: &Layer, env: &Layer) -> Result<OtlpSettings, InitError> {
         return Err(InitError::FeatureDisabled { what, feature });
     }
 
-    let endpoint = traces_url(protocol, code, env);
+    let endpoint = traces_url(protocol, code, env, profile_endpoint);
 
     Ok(OtlpSettings {
         protocol,
@@ -303,7 +335,12 @@ fn otlp_settings(code: &Layer, env: &Layer) -> Result<OtlpSettings, InitError> {
 /// the traces endpoint from code (as given), the base endpoint from code, the traces endpoint from
 /// the environment (as given), the base endpoint from the environment, the protocol's default. For
 /// OTLP/HTTP, `/v1/traces` is appended to a base endpoint.
-fn traces_url(protocol: Protocol, code: &Layer, env: &Layer) -> String {
+fn traces_url(
+    protocol: Protocol,
+    code: &Layer,
+    env: &Layer,
+    profile_endpoint: Option<&str>,
+) -> String {
     let from_base = |base: &str| match protocol {
         Protocol::Grpc => base.to_owned(),
         Protocol::HttpProtobuf => format!("{}/v1/traces", base.trim_end_matches('/')),
@@ -315,6 +352,8 @@ fn traces_url(protocol: Protocol, code: &Layer, env: &Layer) -> String {
     } else if let Some(traces_endpoint) = &env.traces_endpoint {
         traces_endpoint.clone()
     } else if let Some(base) = &env.endpoint {
+        from_base(base)
+    } else if let Some(base) = profile_endpoint {
         from_base(base)
     } else {
         from_base(match protocol {

@@ -203,7 +203,7 @@ impl fmt::Debug for TraceState {
 /// # Ok(())
 /// # }
 /// ```
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct SpanContext {
     /// The trace id as its high and low halves: the context stays 8-byte aligned and 40 bytes (a
     /// `u128` field makes it 16-byte aligned and 48), and the hot path never converts it.
@@ -211,8 +211,25 @@ pub struct SpanContext {
     span_id: SpanId,
     flags: TraceFlags,
     remote: bool,
+    /// The `testing::capture` this context's spans belong to (0: none).
+    /// It fills padding (the context stays 40 bytes), is inherited by children and carried with
+    /// the context to other threads and tasks, and is never propagated to other processes.
+    capture: u32,
     state: TraceState,
 }
+
+/// The capture a context belongs to is bookkeeping, not identity: it is left out.
+impl PartialEq for SpanContext {
+    fn eq(&self, other: &Self) -> bool {
+        self.trace_id == other.trace_id
+            && self.span_id == other.span_id
+            && self.flags == other.flags
+            && self.remote == other.remote
+            && self.state == other.state
+    }
+}
+
+impl Eq for SpanContext {}
 
 impl SpanContext {
     /// The invalid context: no trace. Spans started under it are roots.
@@ -221,6 +238,7 @@ impl SpanContext {
         span_id: SpanId::INVALID,
         flags: TraceFlags::NOT_SAMPLED,
         remote: false,
+        capture: 0,
         state: TraceState(None),
     };
 
@@ -251,6 +269,7 @@ impl SpanContext {
             span_id,
             flags,
             remote,
+            capture: 0,
             state,
         }
     }
@@ -363,6 +382,7 @@ impl SpanContext {
             span_id: ctx.span_id(),
             flags: ctx.trace_flags(),
             remote: ctx.is_remote(),
+            capture: 0,
             state: TraceState::from_otel(ctx.trace_state().clone()),
         }
     }
@@ -403,6 +423,7 @@ impl SpanContext {
             span_id,
             flags,
             remote: false,
+            capture: 0,
             state,
         }
     }
@@ -427,6 +448,28 @@ impl SpanContext {
     pub(crate) fn trace_id_halves(&self) -> [u64; 2] {
         self.trace_id
     }
+
+    /// The capture this context's spans are recorded into (0: none).
+    #[inline]
+    pub(crate) fn capture(&self) -> u32 {
+        self.capture
+    }
+
+    /// This context, with its spans recorded into capture `id`.
+    #[inline]
+    pub(crate) fn with_capture(mut self, id: u32) -> SpanContext {
+        self.capture = id;
+        self
+    }
+}
+
+/// The capture of the thread's current context (0: none); read only while a capture is active.
+#[cold]
+#[inline(never)]
+pub(crate) fn current_capture() -> u32 {
+    CURRENT
+        .try_with(|current| current.try_borrow().map_or(0, |c| c.capture))
+        .unwrap_or(0)
 }
 
 impl Default for SpanContext {

@@ -309,6 +309,18 @@ impl Span {
         attributes: SmallVec<[KeyValue; INLINE_ATTRIBUTES]>,
         links: Vec<Link>,
     ) -> Span {
+        // A span of a capture (a child inherits it; a root or a span with an explicit parent takes
+        // the thread's while a capture is active) records whether or not tracing runs.
+        let mut capture = parent.capture();
+        if capture == 0 {
+            let state = collector::state();
+            if state & collector::CAPTURING != 0 {
+                capture = context::current_capture();
+            }
+            if state & collector::EXPORTING == 0 && capture == 0 {
+                return Span::none();
+            }
+        }
         let (trace_id, parent_span_id, parent_remote, parent_sampled, random, state) =
             if parent.is_valid() {
                 (
@@ -329,17 +341,27 @@ impl Span {
                     TraceState::default(),
                 )
             };
-        let sampled = collector::sampler().should_sample(trace_id[1], parent_sampled);
+        let sampled = if capture == 0 {
+            collector::sampler().should_sample(trace_id[1], parent_sampled)
+        } else {
+            // A capture records every span the code makes, unless a remote parent said no.
+            parent_sampled.unwrap_or(true)
+        };
         let flags = TraceFlags::new(random | u8::from(sampled));
-        let ctx = SpanContext::new_local(trace_id, ids::span_id(), flags, state);
+        let ctx =
+            SpanContext::new_local(trace_id, ids::span_id(), flags, state).with_capture(capture);
         if !sampled {
-            collector::count_not_sampled();
+            if capture == 0 {
+                collector::count_not_sampled();
+            }
             return Span {
                 ctx,
                 rec: RefCell::new(None),
             };
         }
-        collector::count_started();
+        if capture == 0 {
+            collector::count_started();
+        }
         let mut extras = None;
         if !attributes.is_empty() || !links.is_empty() {
             let boxed = extras.insert(collector::take_extras());

@@ -123,6 +123,9 @@ pub struct Recorded {
     pub request: ExportTraceServiceRequest,
     /// The HTTP headers, or the gRPC metadata (ASCII entries), names in lower case.
     pub headers: Vec<(String, String)>,
+    /// The protobuf body, uncompressed: as received over HTTP; over gRPC, the message as tonic
+    /// decoded it, encoded again (the same bytes for every field tracewire sends).
+    pub body: Vec<u8>,
 }
 
 impl Recorded {
@@ -716,10 +719,13 @@ impl TraceService for GrpcReceiver {
                 )
             })
             .collect();
+        let request = request.into_inner();
+        let body = request.encode_to_vec();
         self.shared.record(Recorded {
             transport: Transport::Grpc,
-            request: request.into_inner(),
+            request,
             headers,
+            body,
         });
         Ok(tonic::Response::new(ExportTraceServiceResponse {
             partial_success: None,
@@ -799,6 +805,7 @@ async fn http_export(
         transport: Transport::Http,
         request,
         headers: recorded_headers,
+        body: raw,
     });
     let answer = ExportTraceServiceResponse {
         partial_success: None,
