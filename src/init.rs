@@ -62,6 +62,8 @@ pub(crate) fn install(config: Config) -> Result<Guard, InitError> {
         return Err(InitError::AlreadyInitialized);
     }
     crate::diag::set_level(resolved.diagnostics);
+    #[cfg(feature = "tls")]
+    crate::export::tls::install_default_provider();
     crate::propagation::set_global(resolved.propagators);
     let shutdown_timeout = resolved.shutdown_timeout;
     if resolved.disabled {

@@ -53,6 +53,7 @@ pub mod export;
 pub mod http;
 mod init;
 mod instrument;
+mod redact;
 pub mod propagation;
 mod span;
 

@@ -9,7 +9,8 @@ use super::{
     Compression, Config, DEFAULT_BATCH_EXPORT_TIMEOUT, DEFAULT_GRPC_ENDPOINT,
     DEFAULT_HTTP_ENDPOINT, DEFAULT_MAX_EXPORT_BATCH_SIZE, DEFAULT_MAX_QUEUE_SIZE,
     DEFAULT_OTLP_TIMEOUT, DEFAULT_SCHEDULE_DELAY, DEFAULT_SHUTDOWN_TIMEOUT,
-    DEFAULT_THREAD_BUFFER_SIZE, ExporterKind, Layer, Protocol, SpanLimits,
+    DEFAULT_THREAD_BUFFER_SIZE, ExporterKind, Layer, MAX_EXPORT_BATCH_SIZE, MAX_QUEUE_SIZE,
+    MAX_SHUTDOWN_TIMEOUT, MAX_THREAD_BUFFER_SIZE, Protocol, SpanLimits,
 };
 use crate::context::Sampler;
 use crate::diag::DiagLevel;
@@ -47,7 +48,7 @@ pub(crate) enum ExporterSettings {
 }
 
 /// A validated OTLP destination.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub(crate) struct OtlpSettings {
     pub(crate) protocol: Protocol,
     /// The URL requests go to: for gRPC the base endpoint, for HTTP the full `/v1/traces` URL.
@@ -56,6 +57,23 @@ pub(crate) struct OtlpSettings {
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) timeout: Duration,
     pub(crate) compression: Compression,
+    /// The TLS files to read when the exporter is built (`https://` endpoints only).
+    pub(crate) tls: super::tls::TlsFiles,
+}
+
+// By hand: the endpoint may hold credentials and header values are often secrets.
+impl std::fmt::Debug for OtlpSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let header_names: Vec<&str> = self.headers.iter().map(|(name, _)| name.as_str()).collect();
+        f.debug_struct("OtlpSettings")
+            .field("protocol", &self.protocol)
+            .field("endpoint", &crate::redact::redact_url(&self.endpoint))
+            .field("header_names", &header_names)
+            .field("timeout", &self.timeout)
+            .field("compression", &self.compression)
+            .field("tls", &self.tls)
+            .finish()
+    }
 }
 
 impl Config {
@@ -87,9 +105,24 @@ impl Config {
 
         let thread_buffer_size = match code.thread_buffer_size {
             Some(0) => return Err(positive("Config::with_thread_buffer_size", 0)),
+            Some(size) if size > MAX_THREAD_BUFFER_SIZE => {
+                return Err(too_large(
+                    "Config::with_thread_buffer_size",
+                    size,
+                    MAX_THREAD_BUFFER_SIZE,
+                ));
+            }
             Some(size) => size.max(MIN_THREAD_BUFFER_SIZE),
             None => DEFAULT_THREAD_BUFFER_SIZE,
         };
+        let shutdown_timeout = code.shutdown_timeout.unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT);
+        if shutdown_timeout > MAX_SHUTDOWN_TIMEOUT {
+            return Err(InitError::InvalidConfig {
+                setting: "Config::with_shutdown_timeout",
+                value: format!("{shutdown_timeout:?}"),
+                expected: format!("expected at most {MAX_SHUTDOWN_TIMEOUT:?}"),
+            });
+        }
 
         // Code values are checked whether or not the OTLP exporter ends up used: a bad value is a bug
         // either way. Environment values were checked when they were read.
@@ -100,7 +133,7 @@ impl Config {
             if let Some(endpoint) = endpoint {
                 check_endpoint(endpoint).map_err(|why| InitError::InvalidConfig {
                     setting,
-                    value: endpoint.clone(),
+                    value: crate::redact::redact_url(endpoint).into_owned(),
                     expected: endpoint_expected(why),
                 })?;
             }
@@ -150,7 +183,7 @@ impl Config {
                 .or(env.batch_export_timeout)
                 .unwrap_or(DEFAULT_BATCH_EXPORT_TIMEOUT),
             span_limits: code.span_limits.or(env.span_limits).unwrap_or_default(),
-            shutdown_timeout: code.shutdown_timeout.unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT),
+            shutdown_timeout,
             thread_buffer_size,
             diagnostics: code
                 .diagnostics
@@ -163,6 +196,14 @@ impl Config {
 
 /// Thread buffers smaller than this are rounded up to it.
 const MIN_THREAD_BUFFER_SIZE: usize = 16;
+
+fn too_large(setting: &'static str, value: usize, max: usize) -> InitError {
+    InitError::InvalidConfig {
+        setting,
+        value: value.to_string(),
+        expected: format!("expected at most {max}"),
+    }
+}
 
 fn positive(setting: &'static str, value: usize) -> InitError {
     InitError::InvalidConfig {
@@ -221,6 +262,34 @@ fn batch_sizes(code: &Layer, env: &Layer) -> Result<(usize, usize), InitError> {
         env.max_export_batch_size,
         DEFAULT_MAX_EXPORT_BATCH_SIZE,
     );
+    for (value, source, max, setting, variable) in [
+        (
+            queue,
+            queue_source,
+            MAX_QUEUE_SIZE,
+            "Config::with_max_queue_size",
+            "OTEL_BSP_MAX_QUEUE_SIZE",
+        ),
+        (
+            batch,
+            batch_source,
+            MAX_EXPORT_BATCH_SIZE,
+            "Config::with_max_export_batch_size",
+            "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+        ),
+    ] {
+        if value > max {
+            let origin = match source {
+                Source::Env => variable,
+                Source::Code | Source::Default => setting,
+            };
+            return Err(super::tls::invalid(
+                origin,
+                value.to_string(),
+                format!("expected at most {max}"),
+            ));
+        }
+    }
     if batch <= queue {
         return Ok((queue, batch));
     }
@@ -282,7 +351,11 @@ fn otlp_settings(code: &Layer, env: &Layer) -> Result<OtlpSettings, InitError> {
         return Err(InitError::FeatureDisabled { what, feature });
     }
 
-    let endpoint = traces_url(protocol, code, env);
+    let (endpoint, origin) = traces_url(protocol, code, env);
+    let insecure = code.insecure.or(env.insecure).unwrap_or(false);
+    let endpoint = super::tls::with_scheme(protocol, endpoint, origin, insecure)?;
+    let tls = super::tls::files(code, env)?;
+    super::tls::check(&endpoint, origin, &tls, cfg!(feature = "tls"))?;
 
     Ok(OtlpSettings {
         protocol,
@@ -296,6 +369,7 @@ fn otlp_settings(code: &Layer, env: &Layer) -> Result<OtlpSettings, InitError> {
             .compression
             .or(env.compression)
             .unwrap_or(Compression::None),
+        tls,
     })
 }
 
@@ -303,24 +377,30 @@ fn otlp_settings(code: &Layer, env: &Layer) -> Result<OtlpSettings, InitError> {
 /// the traces endpoint from code (as given), the base endpoint from code, the traces endpoint from
 /// the environment (as given), the base endpoint from the environment, the protocol's default. For
 /// OTLP/HTTP, `/v1/traces` is appended to a base endpoint.
-fn traces_url(protocol: Protocol, code: &Layer, env: &Layer) -> String {
+///
+/// Also returns the setting the URL came from, to name it in errors.
+fn traces_url(protocol: Protocol, code: &Layer, env: &Layer) -> (String, &'static str) {
     let from_base = |base: &str| match protocol {
         Protocol::Grpc => base.to_owned(),
         Protocol::HttpProtobuf => format!("{}/v1/traces", base.trim_end_matches('/')),
     };
     if let Some(traces_endpoint) = &code.traces_endpoint {
-        traces_endpoint.clone()
+        (traces_endpoint.clone(), "Config::with_traces_endpoint")
     } else if let Some(base) = &code.endpoint {
-        from_base(base)
+        (from_base(base), "Config::with_endpoint")
     } else if let Some(traces_endpoint) = &env.traces_endpoint {
-        traces_endpoint.clone()
+        (
+            traces_endpoint.clone(),
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        )
     } else if let Some(base) = &env.endpoint {
-        from_base(base)
+        (from_base(base), "OTEL_EXPORTER_OTLP_ENDPOINT")
     } else {
-        from_base(match protocol {
+        let default = from_base(match protocol {
             Protocol::Grpc => DEFAULT_GRPC_ENDPOINT,
             Protocol::HttpProtobuf => DEFAULT_HTTP_ENDPOINT,
-        })
+        });
+        (default, "the default endpoint")
     }
 }
 
