@@ -53,8 +53,8 @@ pub mod export;
 pub mod http;
 mod init;
 mod instrument;
-mod redact;
 pub mod propagation;
+mod redact;
 mod span;
 
 pub use collector::{Stats, stats};

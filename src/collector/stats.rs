@@ -56,6 +56,9 @@ pub struct Stats {
     pub queued: u64,
     /// The last export error, if any.
     pub last_export_error: Option<String>,
+    /// tracewire's own diagnostic lines dropped, not written to standard error, because it was too
+    /// slow (a full pipe) to take them.
+    pub diagnostics_dropped: u64,
 }
 
 impl Stats {
@@ -71,6 +74,7 @@ impl Stats {
         export_errors: 0,
         queued: 0,
         last_export_error: None,
+        diagnostics_dropped: 0,
     };
 
     /// All spans dropped, whatever the reason.
@@ -99,6 +103,7 @@ impl Stats {
         self.dropped_shutdown += global.dropped_shutdown.load(Ordering::Relaxed);
         self.export_requests += global.export_requests.load(Ordering::Relaxed);
         self.export_errors += global.export_errors.load(Ordering::Relaxed);
+        self.diagnostics_dropped += crate::diag::dropped_lines();
     }
 
     /// The counts since `baseline`.
@@ -123,6 +128,9 @@ impl Stats {
             export_errors: self.export_errors.wrapping_sub(baseline.export_errors),
             queued: 0,
             last_export_error: None,
+            diagnostics_dropped: self
+                .diagnostics_dropped
+                .wrapping_sub(baseline.diagnostics_dropped),
         }
     }
 }

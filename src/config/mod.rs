@@ -53,9 +53,9 @@ mod tls;
 
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub(crate) use resolve::OtlpSettings;
+pub(crate) use resolve::{ExporterSettings, Resolved};
 #[cfg(feature = "tls")]
 pub(crate) use tls::{PemFile, TlsFiles};
-pub(crate) use resolve::{ExporterSettings, Resolved};
 
 use std::fmt;
 use std::sync::Arc;

@@ -351,9 +351,8 @@ fn otlp_settings(code: &Layer, env: &Layer) -> Result<OtlpSettings, InitError> {
         return Err(InitError::FeatureDisabled { what, feature });
     }
 
-    let (endpoint, origin) = traces_url(protocol, code, env);
     let insecure = code.insecure.or(env.insecure).unwrap_or(false);
-    let endpoint = super::tls::with_scheme(protocol, endpoint, origin, insecure)?;
+    let (endpoint, origin) = traces_url(protocol, code, env, insecure)?;
     let tls = super::tls::files(code, env)?;
     super::tls::check(&endpoint, origin, &tls, cfg!(feature = "tls"))?;
 
@@ -378,30 +377,35 @@ fn otlp_settings(code: &Layer, env: &Layer) -> Result<OtlpSettings, InitError> {
 /// the environment (as given), the base endpoint from the environment, the protocol's default. For
 /// OTLP/HTTP, `/v1/traces` is appended to a base endpoint.
 ///
-/// Also returns the setting the URL came from, to name it in errors.
-fn traces_url(protocol: Protocol, code: &Layer, env: &Layer) -> (String, &'static str) {
-    let from_base = |base: &str| match protocol {
-        Protocol::Grpc => base.to_owned(),
-        Protocol::HttpProtobuf => format!("{}/v1/traces", base.trim_end_matches('/')),
+/// An endpoint without a scheme gets one from `insecure` (gRPC only, see `tls::with_scheme`). Also
+/// returns the setting the URL came from, to name it in errors.
+fn traces_url(
+    protocol: Protocol,
+    code: &Layer,
+    env: &Layer,
+    insecure: bool,
+) -> Result<(String, &'static str), InitError> {
+    let default = match protocol {
+        Protocol::Grpc => DEFAULT_GRPC_ENDPOINT,
+        Protocol::HttpProtobuf => DEFAULT_HTTP_ENDPOINT,
     };
-    if let Some(traces_endpoint) = &code.traces_endpoint {
-        (traces_endpoint.clone(), "Config::with_traces_endpoint")
+    let (given, origin, is_base) = if let Some(url) = &code.traces_endpoint {
+        (url.as_str(), "Config::with_traces_endpoint", false)
     } else if let Some(base) = &code.endpoint {
-        (from_base(base), "Config::with_endpoint")
-    } else if let Some(traces_endpoint) = &env.traces_endpoint {
-        (
-            traces_endpoint.clone(),
-            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-        )
+        (base.as_str(), "Config::with_endpoint", true)
+    } else if let Some(url) = &env.traces_endpoint {
+        (url.as_str(), "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", false)
     } else if let Some(base) = &env.endpoint {
-        (from_base(base), "OTEL_EXPORTER_OTLP_ENDPOINT")
+        (base.as_str(), "OTEL_EXPORTER_OTLP_ENDPOINT", true)
     } else {
-        let default = from_base(match protocol {
-            Protocol::Grpc => DEFAULT_GRPC_ENDPOINT,
-            Protocol::HttpProtobuf => DEFAULT_HTTP_ENDPOINT,
-        });
-        (default, "the default endpoint")
-    }
+        (default, "the default endpoint", true)
+    };
+    let url = super::tls::with_scheme(protocol, given.to_owned(), origin, insecure)?;
+    let url = match protocol {
+        Protocol::HttpProtobuf if is_base => format!("{}/v1/traces", url.trim_end_matches('/')),
+        _ => url,
+    };
+    Ok((url, origin))
 }
 
 /// Environment headers then code headers, names lower-cased; a later header replaces the value of an
@@ -499,6 +503,7 @@ mod tests {
                 headers: vec![],
                 timeout: DEFAULT_OTLP_TIMEOUT,
                 compression: Compression::None,
+                tls: Default::default(),
             }
         );
     }
@@ -613,6 +618,7 @@ mod tests {
                 headers: vec![("a".into(), "env".into()), ("b".into(), "code".into())],
                 timeout: Duration::from_millis(2000),
                 compression: Compression::Gzip,
+                tls: Default::default(),
             }
         );
         let settings = otlp(with_env(&env));

@@ -29,7 +29,11 @@ impl PemFile {
     /// An error about this file: `expected` says what was wrong. It names the setting and the path,
     /// never what the file holds.
     pub(crate) fn error(&self, expected: impl Into<String>) -> InitError {
-        invalid(self.origin, self.path.display().to_string(), expected.into())
+        invalid(
+            self.origin,
+            self.path.display().to_string(),
+            expected.into(),
+        )
     }
 }
 
@@ -61,7 +65,9 @@ pub(crate) struct TlsFiles {
 
 impl TlsFiles {
     fn first(&self) -> Option<&PemFile> {
-        self.ca.as_ref().or(self.client.as_ref().map(|(cert, _)| cert))
+        self.ca
+            .as_ref()
+            .or(self.client.as_ref().map(|(cert, _)| cert))
     }
 }
 
@@ -206,10 +212,18 @@ mod tests {
         // A scheme wins over the variable.
         let given = with_scheme(Protocol::Grpc, "HTTP://h:1".into(), origin, false).unwrap();
         assert_eq!(given, "HTTP://h:1");
-        let err = with_scheme(Protocol::HttpProtobuf, "u:secret@h:4318".into(), origin, true)
-            .unwrap_err()
-            .to_string();
-        assert!(err.starts_with("OTEL_EXPORTER_OTLP_ENDPOINT=\"REDACTED:REDACTED@h:4318\""), "{err}");
+        let err = with_scheme(
+            Protocol::HttpProtobuf,
+            "u:secret@h:4318".into(),
+            origin,
+            true,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with("OTEL_EXPORTER_OTLP_ENDPOINT=\"REDACTED:REDACTED@h:4318\""),
+            "{err}"
+        );
         assert!(!err.contains("secret"), "{err}");
     }
 
@@ -232,9 +246,13 @@ mod tests {
             }),
             client: None,
         };
-        let err = check("http://h:4318", origin, &ca, false).unwrap_err().to_string();
+        let err = check("http://h:4318", origin, &ca, false)
+            .unwrap_err()
+            .to_string();
         assert!(
-            err.starts_with("OTEL_EXPORTER_OTLP_CERTIFICATE=\"/ca.pem\" needs the cargo feature `tls`"),
+            err.starts_with(
+                "OTEL_EXPORTER_OTLP_CERTIFICATE=\"/ca.pem\" needs the cargo feature `tls`"
+            ),
             "{err}"
         );
         assert!(check("http://h:4318", origin, &none, false).is_ok());
@@ -254,7 +272,9 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            err.starts_with("Config::with_certificate = \"/ca.pem\": expected an https:// endpoint"),
+            err.starts_with(
+                "Config::with_certificate = \"/ca.pem\": expected an https:// endpoint"
+            ),
             "{err}"
         );
     }

@@ -119,9 +119,12 @@ fn grpc(settings: &OtlpSettings, tls: Tls) -> Result<Box<dyn DynExporter>, InitE
     }
     #[cfg(not(feature = "tls"))]
     let _ = tls;
-    let exporter = builder
-        .build()
-        .map_err(|e| failed(redact_in(format!("endpoint {:?}: {e}", settings.endpoint), &settings.endpoint)))?;
+    let exporter = builder.build().map_err(|e| {
+        failed(redact_in(
+            format!("endpoint {:?}: {e}", settings.endpoint),
+            &settings.endpoint,
+        ))
+    })?;
     Ok(Box::new(exporter))
 }
 
@@ -189,9 +192,12 @@ fn http(settings: &OtlpSettings, tls: Tls) -> Result<Box<dyn DynExporter>, InitE
     if settings.compression == Compression::Gzip {
         builder = builder.with_compression(opentelemetry_otlp::Compression::Gzip);
     }
-    let exporter = builder
-        .build()
-        .map_err(|e| failed(redact_in(format!("endpoint {:?}: {e}", settings.endpoint), &settings.endpoint)))?;
+    let exporter = builder.build().map_err(|e| {
+        failed(redact_in(
+            format!("endpoint {:?}: {e}", settings.endpoint),
+            &settings.endpoint,
+        ))
+    })?;
     Ok(Box::new(WithReason {
         inner: exporter,
         reason,

@@ -71,10 +71,7 @@ fn read(file: &PemFile) -> Result<Vec<u8>, InitError> {
 }
 
 /// Every certificate of a PEM file, at least one.
-fn certificates(
-    file: &PemFile,
-    bytes: &[u8],
-) -> Result<Vec<CertificateDer<'static>>, InitError> {
+fn certificates(file: &PemFile, bytes: &[u8]) -> Result<Vec<CertificateDer<'static>>, InitError> {
     // The PEM parser's errors can quote a line of the file: say what is wrong without them.
     let certs = CertificateDer::pem_slice_iter(bytes)
         .collect::<Result<Vec<_>, _>>()

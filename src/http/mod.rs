@@ -369,6 +369,8 @@ pub(crate) fn split_host_port(authority: &str) -> (&str, Option<u16>) {
     }
 }
 
+#[cfg(feature = "tower")]
+pub(crate) use crate::redact::redact_query;
 pub(crate) use crate::redact::redact_url;
 
 #[cfg(test)]
