@@ -185,7 +185,10 @@ fn a_host_name_mismatch_is_refused_and_says_so() {
     for transport in BOTH {
         let receiver = start(transport, pki.server_for_another_host());
         let config = support::config_for(&receiver).with_certificate(&pki.ca);
-        refused(config, "invalid peer certificate: certificate not valid for name");
+        refused(
+            config,
+            "invalid peer certificate: certificate not valid for name",
+        );
     }
 }
 
