@@ -125,7 +125,10 @@ fn grpc(settings: &OtlpSettings, tls: Tls) -> Result<Box<dyn DynExporter>, InitE
             &settings.endpoint,
         ))
     })?;
-    Ok(Box::new(exporter))
+    Ok(Box::new(WithReason {
+        inner: exporter,
+        reason: None,
+    }))
 }
 
 /// `text` with every copy of `endpoint` replaced by its redacted form.
@@ -200,54 +203,67 @@ fn http(settings: &OtlpSettings, tls: Tls) -> Result<Box<dyn DynExporter>, InitE
     })?;
     Ok(Box::new(WithReason {
         inner: exporter,
-        reason,
+        reason: Some(reason),
     }))
 }
 
-#[cfg(feature = "otlp-http")]
 use std::sync::{Arc, Mutex, PoisonError};
 
-/// The transport's reason for the last failed request of an export, shared by [`HeadersLast`]
+/// The transport's reason for the last failed request of an export, shared by `HeadersLast`
 /// (which sees it) and [`WithReason`] (which reports it).
-#[cfg(feature = "otlp-http")]
 type Reason = Arc<Mutex<Option<String>>>;
 
-/// opentelemetry-otlp's HTTP exporter, with the transport's reason added to its "network error"
-/// (a TLS failure such as `invalid peer certificate: UnknownIssuer`), so that `stats()` and the
-/// diagnostics say what actually happened.
-#[cfg(feature = "otlp-http")]
+/// opentelemetry-otlp's exporter, with clearer errors: for OTLP/HTTP the transport's reason is
+/// added to its bare "network error" (a TLS failure such as `invalid peer certificate:
+/// UnknownIssuer`), and repeats are removed, so that `stats()` and the diagnostics say what
+/// happened once.
 #[derive(Debug)]
 struct WithReason {
     inner: opentelemetry_otlp::SpanExporter,
-    reason: Reason,
+    /// Set for OTLP/HTTP.
+    reason: Option<Reason>,
 }
 
-#[cfg(feature = "otlp-http")]
+impl WithReason {
+    fn take_reason(&self) -> Option<String> {
+        self.reason
+            .as_ref()
+            .and_then(|reason| reason.lock().unwrap_or_else(PoisonError::into_inner).take())
+    }
+}
+
+/// `Operation failed: Operation failed: a: b: b` becomes `a: b`: the exporter wraps its errors
+/// twice (and the error made from the result adds one `Operation failed: ` again), and tonic's
+/// message repeats its cause.
+fn tidy(text: &str) -> String {
+    let mut text = text;
+    while let Some(rest) = text.strip_prefix("Operation failed: ") {
+        text = rest;
+    }
+    // The longest tail `: X` that the text before it already ends with.
+    for (i, _) in text.match_indices(": ") {
+        let (head, tail) = (&text[..i], &text[i + 2..]);
+        if !tail.is_empty() && head.ends_with(tail) {
+            return head.to_owned();
+        }
+    }
+    text.to_owned()
+}
+
 impl opentelemetry_sdk::trace::SpanExporter for WithReason {
     async fn export(
         &self,
         batch: Vec<opentelemetry_sdk::trace::SpanData>,
     ) -> opentelemetry_sdk::error::OTelSdkResult {
-        self.reason
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
+        self.take_reason();
         let result = self.inner.export(batch).await;
         result.map_err(|error| {
             let text = error.to_string();
-            let reason = self
-                .reason
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .take();
-            match reason {
-                Some(reason) if text.contains("network error") => {
-                    opentelemetry_sdk::error::OTelSdkError::InternalFailure(format!(
-                        "{text}: {reason}"
-                    ))
-                }
-                _ => error,
-            }
+            let text = match self.take_reason() {
+                Some(reason) if text.contains("network error") => format!("{text}: {reason}"),
+                _ => text,
+            };
+            opentelemetry_sdk::error::OTelSdkError::InternalFailure(tidy(&text))
         })
     }
 
@@ -331,4 +347,27 @@ fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tidy;
+
+    #[test]
+    fn repeated_wrappers_and_causes_are_removed() {
+        assert_eq!(
+            tidy(
+                "Operation failed: Operation failed: HTTP export failed: network error: \
+                 client error (Connect): invalid peer certificate: UnknownIssuer"
+            ),
+            "HTTP export failed: network error: client error (Connect): \
+             invalid peer certificate: UnknownIssuer"
+        );
+        assert_eq!(
+            tidy("gRPC code: Unavailable: transport error: bad cert: x: bad cert: x"),
+            "gRPC code: Unavailable: transport error: bad cert: x"
+        );
+        assert_eq!(tidy("a: b: c"), "a: b: c");
+        assert_eq!(tidy("a: a"), "a");
+    }
 }
