@@ -400,7 +400,7 @@ fn the_diagnostic_gives_the_tls_reason() {
             let config = support::config_for(&receiver)
                 .with_certificate(&pki.other_ca)
                 .with_diagnostics(tracewire::DiagLevel::Error);
-            export_three(config);
+            let _ = export_three(config);
         }
         return;
     }
