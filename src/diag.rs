@@ -3,9 +3,22 @@
 //! Internal trouble (an export that failed, spans dropped because a buffer was full) is reported
 //! here rather than through `tracing`, so that a service that bridges `tracing` into tracewire does
 //! not feed tracewire's complaints back into its own pipeline.
+//!
+//! # Why a writer thread
+//!
+//! Some diagnostics are raised on the application's threads (inside `Span::drop`, for one). Writing
+//! there with `eprintln!` would panic when standard error is a closed pipe and block for as long as
+//! it is a full one (a log shipper that stalls). Instead, a line is handed to a bounded queue with a
+//! non-blocking `try_send`, and the `tracewire-diag` thread writes it, ignoring write errors. When
+//! the queue is full, or the thread cannot be started, the line is dropped and counted
+//! ([`Stats::diagnostics_dropped`](crate::Stats::diagnostics_dropped)); the next line written says
+//! how many were lost. Shutting down waits (briefly, within its deadline) for the queue to empty.
 
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::io::Write as _;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// How much of tracewire's own trouble is written to standard error (`OTEL_LOG_LEVEL`).
 ///
@@ -45,6 +58,89 @@ pub(crate) fn set_level(level: DiagLevel) {
 
 pub(crate) fn enabled(level: DiagLevel) -> bool {
     level as u8 <= LEVEL.load(Ordering::Relaxed) && level != DiagLevel::None
+}
+
+/// Lines that may wait for the writer thread; more are dropped and counted.
+const QUEUE_LINES: usize = 64;
+
+/// The writer thread's queue; `None` if the thread could not be started.
+static SINK: OnceLock<Option<SyncSender<String>>> = OnceLock::new();
+/// Lines queued and not yet written.
+static PENDING: AtomicUsize = AtomicUsize::new(0);
+/// Lines dropped since the writer last said so.
+static DROPPED_UNTOLD: AtomicU64 = AtomicU64::new(0);
+/// Lines dropped since the process started.
+static DROPPED_TOTAL: AtomicU64 = AtomicU64::new(0);
+
+/// Starts the writer thread, if it is not running (`init` calls it, so that the first line from a
+/// hot path does not pay for the thread's start).
+pub(crate) fn start() {
+    let _ = sink();
+}
+
+fn sink() -> Option<&'static SyncSender<String>> {
+    SINK.get_or_init(|| {
+        let (sender, receiver) = sync_channel(QUEUE_LINES);
+        std::thread::Builder::new()
+            .name("tracewire-diag".into())
+            .spawn(move || write_lines(&receiver))
+            .ok()
+            .map(|_| sender)
+    })
+    .as_ref()
+}
+
+/// The writer thread: writes each line to standard error, errors ignored. It may block in a write
+/// (a full pipe): only it waits, and the queue in front of it overflows into the dropped count.
+fn write_lines(receiver: &Receiver<String>) {
+    for line in receiver {
+        let mut err = std::io::stderr().lock();
+        let lost = DROPPED_UNTOLD.swap(0, Ordering::Relaxed);
+        if lost > 0 {
+            let _ = writeln!(
+                err,
+                "tracewire warn: {lost} diagnostic lines were dropped (standard error was slow)"
+            );
+        }
+        let _ = writeln!(err, "{line}");
+        let _ = err.flush();
+        drop(err);
+        PENDING.fetch_sub(1, Ordering::Release);
+    }
+}
+
+/// Hands `line` to the writer thread without blocking; when it cannot take it, counts it.
+fn write(line: String) {
+    PENDING.fetch_add(1, Ordering::Relaxed);
+    let sent = match sink() {
+        Some(sender) => match sender.try_send(line) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => false,
+        },
+        None => false,
+    };
+    if !sent {
+        PENDING.fetch_sub(1, Ordering::Relaxed);
+        DROPPED_UNTOLD.fetch_add(1, Ordering::Relaxed);
+        DROPPED_TOTAL.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Lines dropped since the process started.
+pub(crate) fn dropped_lines() -> u64 {
+    DROPPED_TOTAL.load(Ordering::Relaxed)
+}
+
+/// Waits until every queued line is written, or `timeout` passes (a full pipe): bounded.
+pub(crate) fn flush(timeout: Duration) {
+    let deadline = Instant::now() + timeout.min(Duration::from_secs(1));
+    // At most timeout / 1 ms + 1 turns.
+    while PENDING.load(Ordering::Acquire) > 0 {
+        if Instant::now() >= deadline {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }
 
 /// One kind of message, with its own rate limit.
@@ -90,12 +186,12 @@ impl Limiter {
             DiagLevel::Debug | DiagLevel::None => "debug",
         };
         if held_back > 0 {
-            eprintln!(
+            write(format!(
                 "tracewire {tag}: {} ({held_back} similar messages suppressed)",
                 message()
-            );
+            ));
         } else {
-            eprintln!("tracewire {tag}: {}", message());
+            write(format!("tracewire {tag}: {}", message()));
         }
     }
 }

@@ -63,6 +63,9 @@ pub(crate) fn install(config: Config) -> Result<Guard, InitError> {
         return Err(InitError::AlreadyInitialized);
     }
     crate::diag::set_level(resolved.diagnostics);
+    crate::diag::start();
+    #[cfg(feature = "tls")]
+    crate::export::tls::install_default_provider();
     profile_start(&sources, &resolved);
     crate::propagation::set_global(resolved.propagators);
     let shutdown_timeout = resolved.shutdown_timeout;
@@ -176,15 +179,21 @@ impl Drop for Guard {
 }
 
 fn shutdown(timeout: Duration) -> Result<(), FlushError> {
+    let started = std::time::Instant::now();
     // No new spans; spans that end from now on are counted as dropped at shutdown, so that none can
     // stay behind in a buffer uncounted. Everything that ended before is flushed.
     collector::set_enabled(false);
     let taken = installed().take();
-    match taken {
+    let result = match taken {
         Some(Installed::Running { handle, .. }) => handle.shutdown(timeout),
         Some(Installed::Disabled) => Ok(()),
         None => Err(FlushError::NotRunning),
-    }
+    };
+    // Let the last diagnostics reach standard error before the process may exit: briefly, and
+    // only as long as the deadline leaves (a little at least, for the line that says it passed).
+    let left = timeout.saturating_sub(started.elapsed());
+    crate::diag::flush(left.clamp(Duration::from_millis(20), Duration::from_millis(200)));
+    result
 }
 
 /// Exports every span that has ended so far and waits until that is done, or until the batch

@@ -36,7 +36,8 @@
 //! - `tracing_layer`, `fmt_layer` (feature `tracing`): `tracing` spans recorded by tracewire, log
 //!   lines with trace ids; [`current_trace_id`] / [`current_span_id`] for any other logger.
 //!
-//! Cargo features: `otlp-grpc` and `otlp-http` (default) select the OTLP transports; `testing`
+//! Cargo features: `otlp-grpc` and `otlp-http` (default) select the OTLP transports, `tls` adds
+//! `https://` collectors and mTLS to both; `testing`
 //! adds the in-memory exporter; `reqwest`, `tower` and `axum` add the HTTP layers; `tokio` adds
 //! [`spawn`]/[`spawn_blocking`] and `futures` adds `StreamExt`; `tracing` the `tracing` bridge,
 //! `tracing-json` its JSON log lines, `tracing-opentelemetry` a re-export of the
@@ -57,6 +58,7 @@ pub mod http;
 mod init;
 mod instrument;
 pub mod propagation;
+mod redact;
 mod span;
 
 pub use collector::{Stats, stats};

@@ -359,7 +359,7 @@ fn credentials_and_signatures_never_reach_url_full() {
 
         reqwest_client()
             .get(format!(
-                "http://user:secret@127.0.0.1:{port}/ok?sig=abc&page=2"
+                "http://user:secret@127.0.0.1:{port}/ok?sig=abc&page=2&X-Amz-Signature=s&x-amz-credential=c"
             ))
             .send()
             .await
@@ -370,10 +370,16 @@ fn credentials_and_signatures_never_reach_url_full() {
         // reqwest moves the credentials into an `Authorization` header before middlewares run.
         assert_eq!(
             str_attr(client, URL_FULL),
-            format!("http://127.0.0.1:{port}/ok?sig=REDACTED&page=2")
+            format!(
+                "http://127.0.0.1:{port}/ok?sig=REDACTED&page=2&X-Amz-Signature=REDACTED\
+                 &x-amz-credential=REDACTED"
+            )
         );
         let server = only(&spans, SpanKind::Server);
-        assert_eq!(str_attr(server, URL_QUERY), "sig=REDACTED&page=2");
+        assert_eq!(
+            str_attr(server, URL_QUERY),
+            "sig=REDACTED&page=2&X-Amz-Signature=REDACTED&x-amz-credential=REDACTED"
+        );
 
         // A tower client sends the URI as it is: the credentials are redacted.
         let url = format!("http://user:secret@127.0.0.1:{port}/ok?X-Goog-Signature=abc");

@@ -62,6 +62,9 @@ pub struct Stats {
     /// Span names whose ids the [`Profile`](crate::Profile)'s
     /// [`normalize_span_names`](crate::Profile::normalize_span_names) replaced by `{id}`.
     pub span_names_normalized: u64,
+    /// tracewire's own diagnostic lines dropped, not written to standard error, because it was too
+    /// slow (a full pipe) to take them.
+    pub diagnostics_dropped: u64,
 }
 
 impl Stats {
@@ -79,6 +82,7 @@ impl Stats {
         last_export_error: None,
         attributes_redacted: 0,
         span_names_normalized: 0,
+        diagnostics_dropped: 0,
     };
 
     /// All spans dropped, whatever the reason.
@@ -109,6 +113,7 @@ impl Stats {
         self.export_errors += global.export_errors.load(Ordering::Relaxed);
         self.attributes_redacted += global.attributes_redacted.load(Ordering::Relaxed);
         self.span_names_normalized += global.span_names_normalized.load(Ordering::Relaxed);
+        self.diagnostics_dropped += crate::diag::dropped_lines();
     }
 
     /// The counts since `baseline`.
@@ -139,6 +144,9 @@ impl Stats {
             span_names_normalized: self
                 .span_names_normalized
                 .wrapping_sub(baseline.span_names_normalized),
+            diagnostics_dropped: self
+                .diagnostics_dropped
+                .wrapping_sub(baseline.diagnostics_dropped),
         }
     }
 }

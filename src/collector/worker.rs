@@ -78,12 +78,21 @@ pub(crate) struct Settings {
 pub(crate) struct Handle {
     control: UnboundedSender<Control>,
     thread: Option<JoinHandle<()>>,
+    /// Says when the thread is about to end, so that joining it never waits past a deadline.
+    finished: std::sync::mpsc::Receiver<()>,
+}
+
+/// `now + delay`, or a day from now when that overflows the clock (`Duration::MAX`).
+fn later(now: Instant, delay: Duration) -> Instant {
+    now.checked_add(delay)
+        .unwrap_or_else(|| now + Duration::from_secs(86_400))
 }
 
 /// Starts the thread and waits until its exporter is built.
 pub(crate) fn spawn(settings: Settings, exporter: ExporterSettings) -> Result<Handle, InitError> {
     let (ready_tx, ready_rx) = sync_channel::<Result<(), InitError>>(1);
     let (control_tx, control_rx) = unbounded_channel();
+    let (finished_tx, finished) = sync_channel::<()>(1);
     let thread = std::thread::Builder::new()
         .name("tracewire-export".into())
         .spawn(move || {
@@ -108,12 +117,17 @@ pub(crate) fn spawn(settings: Settings, exporter: ExporterSettings) -> Result<Ha
             exporter.set_resource_boxed(&settings.resource);
             let _ = ready_tx.send(Ok(()));
             runtime.block_on(Worker::new(settings).run(exporter, control_rx));
+            // Dropping the runtime would wait for its blocking pool without limit (a DNS lookup
+            // that hangs, say): leave those threads behind instead. The shutdown answer was sent.
+            runtime.shutdown_background();
+            let _ = finished_tx.try_send(());
         })
         .map_err(InitError::Thread)?;
     match ready_rx.recv_timeout(START_TIMEOUT) {
         Ok(Ok(())) => Ok(Handle {
             control: control_tx,
             thread: Some(thread),
+            finished,
         }),
         Ok(Err(e)) => {
             let _ = thread.join();
@@ -146,10 +160,16 @@ impl Handle {
         self.control.clone()
     }
 
-    /// Flushes, shuts the exporter down and ends the thread, within `timeout`.
+    /// Flushes, shuts the exporter down and ends the thread, within `timeout` (plus a short grace
+    /// for the thread's answer): every wait below is bounded by that deadline.
     pub(crate) fn shutdown(mut self, timeout: Duration) -> Result<(), FlushError> {
         let (reply, answer) = sync_channel(1);
-        let deadline = std::time::Instant::now() + timeout;
+        let started = std::time::Instant::now();
+        // Checked: `Config` bounds the timeout, but a deadline must never panic.
+        let deadline = started
+            .checked_add(timeout)
+            .or_else(|| started.checked_add(crate::config::MAX_SHUTDOWN_TIMEOUT))
+            .unwrap_or(started);
         if self
             .control
             .send(Control::Shutdown { deadline, reply })
@@ -157,7 +177,7 @@ impl Handle {
         {
             return Err(FlushError::NotRunning);
         }
-        let result = match answer.recv_timeout(timeout + SHUTDOWN_GRACE) {
+        let result = match answer.recv_timeout(timeout.saturating_add(SHUTDOWN_GRACE)) {
             Ok(result) => result.map_err(FlushError::Export),
             Err(RecvTimeoutError::Timeout) => {
                 // The thread is stuck in an exporter that ignores its deadline; leave it behind.
@@ -169,8 +189,25 @@ impl Handle {
             }
             Err(RecvTimeoutError::Disconnected) => Err(FlushError::NotRunning),
         };
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+        // The thread still drops the exporter and its runtime: wait for that only until the
+        // deadline (and its grace), then leave the thread behind.
+        let left = deadline
+            .checked_add(SHUTDOWN_GRACE)
+            .unwrap_or(deadline)
+            .saturating_duration_since(std::time::Instant::now());
+        match self.finished.recv_timeout(left) {
+            Ok(()) | Err(RecvTimeoutError::Disconnected) => {
+                if let Some(thread) = self.thread.take() {
+                    let _ = thread.join();
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                diag!(
+                    Error,
+                    "the export thread did not finish within {timeout:?} after its last export; \
+                     leaving it behind"
+                );
+            }
         }
         result
     }
@@ -369,7 +406,7 @@ impl Worker {
         let mut shutdown: Option<(Instant, Waiter)> = None;
         // Once the control channel is closed, `recv` is always ready: stop polling it.
         let mut closed = false;
-        let mut next_export = Instant::now() + self.settings.schedule_delay;
+        let mut next_export = later(Instant::now(), self.settings.schedule_delay);
         loop {
             self.drain();
             let now = Instant::now();
@@ -443,7 +480,7 @@ impl Worker {
                 }, if in_flight.is_some() => {
                     let spans = in_flight.take().map_or(0, |flight| flight.spans);
                     self.finish_export(result, spans);
-                    next_export = Instant::now() + self.settings.schedule_delay;
+                    next_export = later(Instant::now(), self.settings.schedule_delay);
                 }
                 () = tokio::time::sleep_until(deadline.unwrap_or(now)), if deadline.is_some() => {
                     let abandoned = in_flight.take().map_or(0, |flight| flight.spans as u64);

@@ -8,6 +8,7 @@ use opentelemetry::KeyValue;
 use super::resolve::{ExporterSettings, Resolved};
 use super::{Layer, Profile};
 use crate::collector::policy::kind_name;
+use crate::redact::redact_url;
 
 /// The variables `describe` can name as a source (the ones [`Config::from_env`](super::Config)
 /// reads).
@@ -28,6 +29,14 @@ const VARIABLES: &[&str] = &[
     "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
     "OTEL_EXPORTER_OTLP_COMPRESSION",
     "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+    "OTEL_EXPORTER_OTLP_CERTIFICATE",
+    "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
+    "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+    "OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE",
+    "OTEL_EXPORTER_OTLP_CLIENT_KEY",
+    "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY",
+    "OTEL_EXPORTER_OTLP_INSECURE",
+    "OTEL_EXPORTER_OTLP_TRACES_INSECURE",
     "OTEL_BSP_MAX_QUEUE_SIZE",
     "OTEL_BSP_SCHEDULE_DELAY",
     "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
@@ -382,6 +391,50 @@ fn otlp_lines(
         ],
     );
     line("compression", &compression, &compression_source);
+    tls_lines(line, sources, otlp);
+}
+
+/// The TLS files (their paths, never what they hold) and `insecure`, with where each came from.
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+fn tls_lines(
+    line: &mut dyn FnMut(&str, &dyn std::fmt::Display, &str),
+    sources: &Sources,
+    otlp: &super::OtlpSettings,
+) {
+    let source = |origin: &str| {
+        if origin.starts_with("Config::") {
+            format!("code ({origin})")
+        } else {
+            origin.to_owned()
+        }
+    };
+    let mut file = |name: &str, pem: Option<&super::tls::PemFile>| match pem {
+        Some(pem) => line(name, &pem.path.display(), &source(pem.origin)),
+        None => line(name, &"none", "default"),
+    };
+    file("certificate (CAs)", otlp.tls.ca.as_ref());
+    file(
+        "client certificate",
+        otlp.tls.client.as_ref().map(|(cert, _)| cert),
+    );
+    file("client key", otlp.tls.client.as_ref().map(|(_, key)| key));
+    let insecure = sources.of_setting(
+        &sources.code.insecure,
+        &sources.env.insecure,
+        &[
+            "OTEL_EXPORTER_OTLP_TRACES_INSECURE",
+            "OTEL_EXPORTER_OTLP_INSECURE",
+        ],
+    );
+    line(
+        "insecure",
+        &sources
+            .code
+            .insecure
+            .or(sources.env.insecure)
+            .unwrap_or(false),
+        &insecure,
+    );
 }
 
 fn has_key(attributes: &[KeyValue], key: &str) -> bool {
@@ -449,43 +502,6 @@ fn rule_lines(out: &mut String, profile: &Profile, resolved: &Resolved) {
         let _ = writeln!(
             out,
             "    with_sampler_for_environment({environment:?}, {sampler:?})"
-        );
-    }
-}
-
-/// The URL with any password (the `user:password@` part) replaced by `REDACTED`.
-pub(crate) fn redact_url(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else {
-        return url.to_owned();
-    };
-    let rest = &url[scheme_end + 3..];
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    match authority.rfind('@') {
-        Some(at) => format!(
-            "{}REDACTED@{}",
-            &url[..scheme_end + 3],
-            &url[scheme_end + 3 + at + 1..]
-        ),
-        None => url.to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn credentials_in_urls_are_redacted() {
-        assert_eq!(
-            redact_url("http://user:s3cret@collector:4318/v1/traces"),
-            "http://REDACTED@collector:4318/v1/traces"
-        );
-        assert_eq!(redact_url("http://collector:4318"), "http://collector:4318");
-        assert_eq!(
-            redact_url("https://collector/a@b"),
-            "https://collector/a@b",
-            "an @ in the path is not a credential"
         );
     }
 }

@@ -29,7 +29,6 @@ const SAMPLERS: &str = "always_on, always_off, traceidratio, parentbased_always_
 /// [`InitError::InvalidEnv`] for the first variable (in table order) whose value cannot be used.
 pub(crate) fn read(get: impl Fn(&str) -> Option<String>) -> Result<Layer, InitError> {
     let env = Env { get: &get };
-    refuse_tls_settings(&env)?;
     Ok(Layer {
         disabled: env.parse("OTEL_SDK_DISABLED", parse_bool)?,
         service_name: env.var("OTEL_SERVICE_NAME").map(|v| v.trimmed().to_owned()),
@@ -69,29 +68,34 @@ pub(crate) fn read(get: impl Fn(&str) -> Option<String>) -> Result<Layer, InitEr
         span_limits: read_span_limits(&env)?,
         diagnostics: env.parse("OTEL_LOG_LEVEL", parse_log_level)?,
         propagators: env.parse("OTEL_PROPAGATORS", parse_propagators)?,
+        certificate: env.parse_either(
+            "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
+            "OTEL_EXPORTER_OTLP_CERTIFICATE",
+            parse_path,
+        )?,
+        client_certificate: env.parse_either(
+            "OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE",
+            "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+            parse_path,
+        )?,
+        client_key: env.parse_either(
+            "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY",
+            "OTEL_EXPORTER_OTLP_CLIENT_KEY",
+            parse_path,
+        )?,
+        insecure: env.parse_either(
+            "OTEL_EXPORTER_OTLP_TRACES_INSECURE",
+            "OTEL_EXPORTER_OTLP_INSECURE",
+            parse_bool,
+        )?,
         ..Layer::default()
     })
 }
 
-/// The TLS variables of the specification. tracewire cannot use them yet, and ignoring them would
-/// send spans in clear text to someone who asked for TLS: each is refused at init instead.
-const TLS_VARIABLES: [&str; 6] = [
-    "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
-    "OTEL_EXPORTER_OTLP_CERTIFICATE",
-    "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY",
-    "OTEL_EXPORTER_OTLP_CLIENT_KEY",
-    "OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE",
-    "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
-];
-
-fn refuse_tls_settings<G: Fn(&str) -> Option<String>>(env: &Env<'_, G>) -> Result<(), InitError> {
-    match TLS_VARIABLES.iter().find_map(|name| env.var(name)) {
-        Some(var) => Err(var.invalid(
-            "expected it unset: TLS to the collector is not supported by tracewire yet; send to an \
-             http:// endpoint (for example a collector on the same host or network)",
-        )),
-        None => Ok(()),
-    }
+/// A file path (`OTEL_EXPORTER_OTLP_CERTIFICATE` and the like), with the variable that named it; the
+/// file is read by `init`.
+fn parse_path(var: &Var) -> Result<(&'static str, std::path::PathBuf), InitError> {
+    Ok((var.name, var.trimmed().into()))
 }
 
 /// The lookup, with empty values filtered out.
@@ -297,20 +301,32 @@ fn parse_propagators(var: &Var) -> Result<crate::propagation::Propagators, InitE
 
 fn parse_endpoint(var: &Var) -> Result<String, InitError> {
     let endpoint = var.trimmed();
-    check_endpoint(endpoint).map_err(|why| var.invalid(endpoint_expected(why)))?;
+    check_endpoint(endpoint).map_err(|why| InitError::InvalidEnv {
+        name: var.name,
+        // Credentials in the URL are never shown.
+        value: crate::redact::redact_url(&var.raw).into_owned(),
+        expected: endpoint_expected(why),
+    })?;
     Ok(endpoint.to_owned())
 }
 
 /// The `expected` text for an endpoint that [`check_endpoint`] rejected.
 pub(crate) fn endpoint_expected(why: &str) -> String {
-    format!("expected an absolute http:// or https:// URL such as http://localhost:4317 ({why})")
+    format!(
+        "expected an absolute http:// or https:// URL such as http://localhost:4317, or host:port \
+         for OTLP/gRPC ({why})"
+    )
 }
 
 /// Checks that `url` is an absolute `http://` or `https://` URL with a host and, if any, a numeric
-/// port; `Err` says what is wrong.
+/// port, or such a URL without its scheme (`host:port`, which only OTLP/gRPC accepts; resolving
+/// says so); `Err` says what is wrong.
 pub(crate) fn check_endpoint(url: &str) -> Result<(), &'static str> {
     if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err("it contains whitespace or a control character");
+    }
+    if !url.contains("://") {
+        return check_endpoint(&format!("http://{url}"));
     }
     let rest = ["http://", "https://"]
         .iter()
@@ -779,6 +795,7 @@ mod tests {
             "http://h/prefix",
             "http://[::1]:4317",
             "HTTPS://user:pw@host:443/x?y#z",
+            "localhost:4317",
         ] {
             assert_eq!(ok(&[(base, good)]).endpoint.as_deref(), Some(good));
             assert_eq!(ok(&[(traces, good)]).traces_endpoint.as_deref(), Some(good));
@@ -788,7 +805,6 @@ mod tests {
             Some("http://h:1")
         );
         for (value, why) in [
-            ("localhost:4317", "scheme"),
             ("grpc://localhost:4317", "scheme"),
             ("http://", "host is missing"),
             ("http:///path", "host is missing"),
@@ -809,15 +825,51 @@ mod tests {
     }
 
     #[test]
-    fn tls_variables_are_refused_rather_than_ignored() {
-        for name in TLS_VARIABLES {
-            bad(
-                &[(name, "/etc/otel/ca.pem")],
-                name,
-                "/etc/otel/ca.pem",
-                "TLS",
-            );
-        }
+    fn tls_variables_signal_specific_wins() {
+        let layer = ok(&[
+            ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/generic/ca.pem"),
+            ("OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", " /traces/ca.pem "),
+            ("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", "/c.pem"),
+            ("OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY", "/k.pem"),
+            ("OTEL_EXPORTER_OTLP_INSECURE", "TRUE"),
+            ("OTEL_EXPORTER_OTLP_TRACES_INSECURE", "false"),
+        ]);
+        assert_eq!(
+            layer.certificate,
+            Some((
+                "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
+                "/traces/ca.pem".into()
+            ))
+        );
+        assert_eq!(
+            layer.client_certificate,
+            Some(("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", "/c.pem".into()))
+        );
+        assert_eq!(
+            layer.client_key,
+            Some(("OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY", "/k.pem".into()))
+        );
+        assert_eq!(layer.insecure, Some(false));
+        bad(
+            &[("OTEL_EXPORTER_OTLP_INSECURE", "yes")],
+            "OTEL_EXPORTER_OTLP_INSECURE",
+            "yes",
+            "true or false",
+        );
+    }
+
+    #[test]
+    fn endpoint_errors_never_show_credentials() {
+        let name = "OTEL_EXPORTER_OTLP_ENDPOINT";
+        let Err(err) = read_vars(&[(name, "https://user:secret@h:99999")]) else {
+            panic!("should be refused")
+        };
+        let err = err.to_string();
+        assert!(
+            err.starts_with(r#"OTEL_EXPORTER_OTLP_ENDPOINT="https://REDACTED:REDACTED@h:99999""#),
+            "{err}"
+        );
+        assert!(!err.contains("secret"), "{err}");
     }
 
     #[test]

@@ -36,9 +36,15 @@
 //! | `OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT`, `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT` | [`Config::with_span_limits`] | no limit |
 //! | `OTEL_LOG_LEVEL` | [`Config::with_diagnostics`] | `warn` |
 //! | `OTEL_PROPAGATORS` | [`Config::with_propagators`] | `tracecontext,baggage` |
-//! | `OTEL_EXPORTER_OTLP_(TRACES_)CERTIFICATE`, `…CLIENT_KEY`, `…CLIENT_CERTIFICATE` | refused: TLS is not supported yet | unset |
-//! | (none) | [`Config::with_shutdown_timeout`] | 5 s |
-//! | (none) | [`Config::with_thread_buffer_size`] | 1024 |
+//! | `OTEL_EXPORTER_OTLP_CERTIFICATE`, `OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE` | [`Config::with_certificate`] (feature `tls`) | the platform's roots |
+//! | `OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE`, `OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE` | [`Config::with_client_certificate`] (feature `tls`) | none |
+//! | `OTEL_EXPORTER_OTLP_CLIENT_KEY`, `OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY` | [`Config::with_client_key`] (feature `tls`) | none |
+//! | `OTEL_EXPORTER_OTLP_INSECURE`, `OTEL_EXPORTER_OTLP_TRACES_INSECURE` | [`Config::with_insecure`] | `false` |
+//! | (none) | [`Config::with_shutdown_timeout`] | 5 s (at most 1 hour) |
+//! | (none) | [`Config::with_thread_buffer_size`] | 1024 (16 to 1,048,576) |
+//!
+//! The queue holds at most [`MAX_QUEUE_SIZE`] spans and a batch at most [`MAX_EXPORT_BATCH_SIZE`];
+//! a larger value, from code or from the environment, is an error naming it.
 //!
 //! The URL spans go to is the first of these that is set, so code wins here too: the traces
 //! endpoint from code, the endpoint from code, `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`,
@@ -50,12 +56,15 @@ mod env;
 pub(crate) mod profile;
 mod resolve;
 mod resource;
+mod tls;
 
 pub use profile::Profile;
 
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub(crate) use resolve::OtlpSettings;
 pub(crate) use resolve::{ExporterSettings, Resolved};
+#[cfg(feature = "tls")]
+pub(crate) use tls::{PemFile, TlsFiles};
 
 use std::fmt;
 use std::sync::Arc;
@@ -82,6 +91,15 @@ pub const DEFAULT_OTLP_TIMEOUT: Duration = Duration::from_millis(10_000);
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default for [`Config::with_thread_buffer_size`].
 pub const DEFAULT_THREAD_BUFFER_SIZE: usize = 1024;
+/// The largest [`Config::with_max_queue_size`] (`OTEL_BSP_MAX_QUEUE_SIZE`): 4,194,304 spans.
+pub const MAX_QUEUE_SIZE: usize = 1 << 22;
+/// The largest [`Config::with_max_export_batch_size`] (`OTEL_BSP_MAX_EXPORT_BATCH_SIZE`): 65,536
+/// spans (a batch is one request; collectors refuse much larger ones).
+pub const MAX_EXPORT_BATCH_SIZE: usize = 1 << 16;
+/// The largest [`Config::with_thread_buffer_size`]: 1,048,576 spans per thread.
+pub const MAX_THREAD_BUFFER_SIZE: usize = 1 << 20;
+/// The longest [`Config::with_shutdown_timeout`]: one hour.
+pub const MAX_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(3600);
 /// Default OTLP/gRPC endpoint.
 pub const DEFAULT_GRPC_ENDPOINT: &str = "http://localhost:4317";
 /// Default OTLP/HTTP endpoint (the `/v1/traces` path is appended).
@@ -229,6 +247,11 @@ pub(crate) struct Layer {
     pub(crate) thread_buffer_size: Option<usize>,
     pub(crate) diagnostics: Option<DiagLevel>,
     pub(crate) propagators: Option<crate::propagation::Propagators>,
+    /// TLS files, each with the setting that named it (for errors).
+    pub(crate) certificate: Option<(&'static str, std::path::PathBuf)>,
+    pub(crate) client_certificate: Option<(&'static str, std::path::PathBuf)>,
+    pub(crate) client_key: Option<(&'static str, std::path::PathBuf)>,
+    pub(crate) insecure: Option<bool>,
 }
 
 /// How tracewire is set up: start from [`Config::default`] or [`Config::from_env`], adjust with the
@@ -556,8 +579,85 @@ impl Config {
         self
     }
 
+    /// A PEM file of the CA certificates to trust for the collector (`OTEL_EXPORTER_OTLP_CERTIFICATE`);
+    /// needs the `tls` feature and an `https://` endpoint.
+    ///
+    /// The file **replaces** the platform's root store rather than adding to it: a private CA then
+    /// vouches for the collector alone, and no public CA can stand in for it. To trust both, put the
+    /// platform bundle and the CA in one file (`cat /etc/ssl/certs/ca-certificates.crt ca.pem`).
+    /// The file is read once, by [`init`](Config::init); an unreadable file, or one without a PEM
+    /// certificate, is an [`InitError`] naming this method and the path.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let config = tracewire::Config::default()
+    ///     .with_endpoint("https://otel-collector:4318")
+    ///     .with_certificate("/etc/otel/ca.pem");
+    /// # drop(config);
+    /// ```
+    pub fn with_certificate(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.code.certificate = Some(("Config::with_certificate", path.into()));
+        self
+    }
+
+    /// A PEM file with the client certificate chain shown to the collector, for mTLS
+    /// (`OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE`); goes with [`Config::with_client_key`]. Needs the
+    /// `tls` feature.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let config = tracewire::Config::default()
+    ///     .with_endpoint("https://otel-collector:4317")
+    ///     .with_protocol(tracewire::Protocol::Grpc)
+    ///     .with_client_certificate("/var/run/secrets/tls.crt")
+    ///     .with_client_key("/var/run/secrets/tls.key");
+    /// # drop(config);
+    /// ```
+    pub fn with_client_certificate(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.code.client_certificate = Some(("Config::with_client_certificate", path.into()));
+        self
+    }
+
+    /// A PEM file with the private key of the client certificate (PKCS#8, PKCS#1 or SEC1), for mTLS
+    /// (`OTEL_EXPORTER_OTLP_CLIENT_KEY`); goes with [`Config::with_client_certificate`]. Needs the
+    /// `tls` feature. Errors name the path, never what the file holds.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let config = tracewire::Config::default()
+    ///     .with_client_certificate("/var/run/secrets/tls.crt")
+    ///     .with_client_key("/var/run/secrets/tls.key");
+    /// # drop(config);
+    /// ```
+    pub fn with_client_key(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.code.client_key = Some(("Config::with_client_key", path.into()));
+        self
+    }
+
+    /// For an OTLP/gRPC endpoint given without a scheme (`otel-collector:4317`): `true` sends in
+    /// clear text (`http://`), `false`, the default, uses TLS (`https://`)
+    /// (`OTEL_EXPORTER_OTLP_INSECURE`). An endpoint with a scheme keeps it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let config = tracewire::Config::default()
+    ///     .with_protocol(tracewire::Protocol::Grpc)
+    ///     .with_endpoint("otel-collector:4317")
+    ///     .with_insecure(true);
+    /// # drop(config);
+    /// ```
+    pub fn with_insecure(mut self, insecure: bool) -> Self {
+        self.code.insecure = Some(insecure);
+        self
+    }
+
     /// The most finished spans held for export (`OTEL_BSP_MAX_QUEUE_SIZE`); past it, spans are dropped
-    /// and counted in [`Stats::dropped_buffer_full`](crate::Stats::dropped_buffer_full).
+    /// and counted in [`Stats::dropped_buffer_full`](crate::Stats::dropped_buffer_full). From 1 to
+    /// [`MAX_QUEUE_SIZE`].
     ///
     /// # Examples
     ///
@@ -585,7 +685,8 @@ impl Config {
     }
 
     /// The most spans in one export request (`OTEL_BSP_MAX_EXPORT_BATCH_SIZE`); a full batch is sent
-    /// at once, without waiting for the schedule delay. Must not exceed the queue size.
+    /// at once, without waiting for the schedule delay. From 1 to [`MAX_EXPORT_BATCH_SIZE`], and
+    /// not above the queue size.
     ///
     /// # Examples
     ///
@@ -627,7 +728,8 @@ impl Config {
     }
 
     /// How long dropping the [`Guard`](crate::Guard) may take to flush and shut down; after it, the
-    /// drop returns and what was not exported is counted as dropped.
+    /// drop returns and what was not exported is counted as dropped. At most
+    /// [`MAX_SHUTDOWN_TIMEOUT`] (one hour); a longer one is an [`InitError`] naming the value.
     ///
     /// # Examples
     ///
@@ -643,7 +745,8 @@ impl Config {
     /// Spans each thread can hold before the background thread collects them (rounded to at least
     /// 16). Finished spans held at once are at most `max_queue_size + threads × thread_buffer_size`,
     /// plus the batch being exported (at most `max_export_batch_size`); each thread also keeps up to
-    /// `thread_buffer_size` emptied attribute boxes for reuse.
+    /// `thread_buffer_size` emptied attribute boxes for reuse. At most [`MAX_THREAD_BUFFER_SIZE`]; a
+    /// larger value is an [`InitError`] naming it.
     ///
     /// # Examples
     ///

@@ -9,7 +9,8 @@ use super::{
     Compression, Config, DEFAULT_BATCH_EXPORT_TIMEOUT, DEFAULT_GRPC_ENDPOINT,
     DEFAULT_HTTP_ENDPOINT, DEFAULT_MAX_EXPORT_BATCH_SIZE, DEFAULT_MAX_QUEUE_SIZE,
     DEFAULT_OTLP_TIMEOUT, DEFAULT_SCHEDULE_DELAY, DEFAULT_SHUTDOWN_TIMEOUT,
-    DEFAULT_THREAD_BUFFER_SIZE, ExporterKind, Layer, Protocol, SpanLimits,
+    DEFAULT_THREAD_BUFFER_SIZE, ExporterKind, Layer, MAX_EXPORT_BATCH_SIZE, MAX_QUEUE_SIZE,
+    MAX_SHUTDOWN_TIMEOUT, MAX_THREAD_BUFFER_SIZE, Protocol, SpanLimits,
 };
 use crate::context::Sampler;
 use crate::diag::DiagLevel;
@@ -51,7 +52,7 @@ pub(crate) enum ExporterSettings {
 }
 
 /// A validated OTLP destination.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub(crate) struct OtlpSettings {
     pub(crate) protocol: Protocol,
     /// The URL requests go to: for gRPC the base endpoint, for HTTP the full `/v1/traces` URL.
@@ -60,6 +61,23 @@ pub(crate) struct OtlpSettings {
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) timeout: Duration,
     pub(crate) compression: Compression,
+    /// The TLS files to read when the exporter is built (`https://` endpoints only).
+    pub(crate) tls: super::tls::TlsFiles,
+}
+
+// By hand: the endpoint may hold credentials and header values are often secrets.
+impl std::fmt::Debug for OtlpSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let header_names: Vec<&str> = self.headers.iter().map(|(name, _)| name.as_str()).collect();
+        f.debug_struct("OtlpSettings")
+            .field("protocol", &self.protocol)
+            .field("endpoint", &crate::redact::redact_url(&self.endpoint))
+            .field("header_names", &header_names)
+            .field("timeout", &self.timeout)
+            .field("compression", &self.compression)
+            .field("tls", &self.tls)
+            .finish()
+    }
 }
 
 impl Config {
@@ -109,9 +127,24 @@ impl Config {
 
         let thread_buffer_size = match code.thread_buffer_size {
             Some(0) => return Err(positive("Config::with_thread_buffer_size", 0)),
+            Some(size) if size > MAX_THREAD_BUFFER_SIZE => {
+                return Err(too_large(
+                    "Config::with_thread_buffer_size",
+                    size,
+                    MAX_THREAD_BUFFER_SIZE,
+                ));
+            }
             Some(size) => size.max(MIN_THREAD_BUFFER_SIZE),
             None => DEFAULT_THREAD_BUFFER_SIZE,
         };
+        let shutdown_timeout = code.shutdown_timeout.unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT);
+        if shutdown_timeout > MAX_SHUTDOWN_TIMEOUT {
+            return Err(InitError::InvalidConfig {
+                setting: "Config::with_shutdown_timeout",
+                value: format!("{shutdown_timeout:?}"),
+                expected: format!("expected at most {MAX_SHUTDOWN_TIMEOUT:?}"),
+            });
+        }
 
         // Code values are checked whether or not the OTLP exporter ends up used: a bad value is a bug
         // either way. Environment values were checked when they were read.
@@ -122,7 +155,7 @@ impl Config {
             if let Some(endpoint) = endpoint {
                 check_endpoint(endpoint).map_err(|why| InitError::InvalidConfig {
                     setting,
-                    value: endpoint.clone(),
+                    value: crate::redact::redact_url(endpoint).into_owned(),
                     expected: endpoint_expected(why),
                 })?;
             }
@@ -176,7 +209,7 @@ impl Config {
                 .or(env.batch_export_timeout)
                 .unwrap_or(DEFAULT_BATCH_EXPORT_TIMEOUT),
             span_limits: code.span_limits.or(env.span_limits).unwrap_or_default(),
-            shutdown_timeout: code.shutdown_timeout.unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT),
+            shutdown_timeout,
             thread_buffer_size,
             diagnostics: code
                 .diagnostics
@@ -191,6 +224,14 @@ impl Config {
 
 /// Thread buffers smaller than this are rounded up to it.
 const MIN_THREAD_BUFFER_SIZE: usize = 16;
+
+fn too_large(setting: &'static str, value: usize, max: usize) -> InitError {
+    InitError::InvalidConfig {
+        setting,
+        value: value.to_string(),
+        expected: format!("expected at most {max}"),
+    }
+}
 
 fn positive(setting: &'static str, value: usize) -> InitError {
     InitError::InvalidConfig {
@@ -249,6 +290,34 @@ fn batch_sizes(code: &Layer, env: &Layer) -> Result<(usize, usize), InitError> {
         env.max_export_batch_size,
         DEFAULT_MAX_EXPORT_BATCH_SIZE,
     );
+    for (value, source, max, setting, variable) in [
+        (
+            queue,
+            queue_source,
+            MAX_QUEUE_SIZE,
+            "Config::with_max_queue_size",
+            "OTEL_BSP_MAX_QUEUE_SIZE",
+        ),
+        (
+            batch,
+            batch_source,
+            MAX_EXPORT_BATCH_SIZE,
+            "Config::with_max_export_batch_size",
+            "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+        ),
+    ] {
+        if value > max {
+            let origin = match source {
+                Source::Env => variable,
+                Source::Code | Source::Default => setting,
+            };
+            return Err(super::tls::invalid(
+                origin,
+                value.to_string(),
+                format!("expected at most {max}"),
+            ));
+        }
+    }
     if batch <= queue {
         return Ok((queue, batch));
     }
@@ -314,7 +383,10 @@ fn otlp_settings(
         return Err(InitError::FeatureDisabled { what, feature });
     }
 
-    let endpoint = traces_url(protocol, code, env, profile_endpoint);
+    let insecure = code.insecure.or(env.insecure).unwrap_or(false);
+    let (endpoint, origin) = traces_url(protocol, code, env, profile_endpoint, insecure)?;
+    let tls = super::tls::files(code, env)?;
+    super::tls::check(&endpoint, origin, &tls, cfg!(feature = "tls"))?;
 
     Ok(OtlpSettings {
         protocol,
@@ -328,39 +400,47 @@ fn otlp_settings(
             .compression
             .or(env.compression)
             .unwrap_or(Compression::None),
+        tls,
     })
 }
 
 /// The URL requests go to. Code wins over the environment, so the first of these that is set is used:
 /// the traces endpoint from code (as given), the base endpoint from code, the traces endpoint from
-/// the environment (as given), the base endpoint from the environment, the protocol's default. For
-/// OTLP/HTTP, `/v1/traces` is appended to a base endpoint.
+/// the environment (as given), the base endpoint from the environment, the profile's default
+/// endpoint, the protocol's default. For OTLP/HTTP, `/v1/traces` is appended to a base endpoint.
+///
+/// An endpoint without a scheme gets one from `insecure` (gRPC only, see `tls::with_scheme`). Also
+/// returns the setting the URL came from, to name it in errors.
 fn traces_url(
     protocol: Protocol,
     code: &Layer,
     env: &Layer,
     profile_endpoint: Option<&str>,
-) -> String {
-    let from_base = |base: &str| match protocol {
-        Protocol::Grpc => base.to_owned(),
-        Protocol::HttpProtobuf => format!("{}/v1/traces", base.trim_end_matches('/')),
+    insecure: bool,
+) -> Result<(String, &'static str), InitError> {
+    let default = match protocol {
+        Protocol::Grpc => DEFAULT_GRPC_ENDPOINT,
+        Protocol::HttpProtobuf => DEFAULT_HTTP_ENDPOINT,
     };
-    if let Some(traces_endpoint) = &code.traces_endpoint {
-        traces_endpoint.clone()
+    let (given, origin, is_base) = if let Some(url) = &code.traces_endpoint {
+        (url.as_str(), "Config::with_traces_endpoint", false)
     } else if let Some(base) = &code.endpoint {
-        from_base(base)
-    } else if let Some(traces_endpoint) = &env.traces_endpoint {
-        traces_endpoint.clone()
+        (base.as_str(), "Config::with_endpoint", true)
+    } else if let Some(url) = &env.traces_endpoint {
+        (url.as_str(), "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", false)
     } else if let Some(base) = &env.endpoint {
-        from_base(base)
+        (base.as_str(), "OTEL_EXPORTER_OTLP_ENDPOINT", true)
     } else if let Some(base) = profile_endpoint {
-        from_base(base)
+        (base, "the profile's default endpoint", true)
     } else {
-        from_base(match protocol {
-            Protocol::Grpc => DEFAULT_GRPC_ENDPOINT,
-            Protocol::HttpProtobuf => DEFAULT_HTTP_ENDPOINT,
-        })
-    }
+        (default, "the default endpoint", true)
+    };
+    let url = super::tls::with_scheme(protocol, given.to_owned(), origin, insecure)?;
+    let url = match protocol {
+        Protocol::HttpProtobuf if is_base => format!("{}/v1/traces", url.trim_end_matches('/')),
+        _ => url,
+    };
+    Ok((url, origin))
 }
 
 /// Environment headers then code headers, names lower-cased; a later header replaces the value of an
@@ -458,6 +538,7 @@ mod tests {
                 headers: vec![],
                 timeout: DEFAULT_OTLP_TIMEOUT,
                 compression: Compression::None,
+                tls: Default::default(),
             }
         );
     }
@@ -572,6 +653,7 @@ mod tests {
                 headers: vec![("a".into(), "env".into()), ("b".into(), "code".into())],
                 timeout: Duration::from_millis(2000),
                 compression: Compression::Gzip,
+                tls: Default::default(),
             }
         );
         let settings = otlp(with_env(&env));

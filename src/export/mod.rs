@@ -9,6 +9,8 @@ pub mod console;
 pub mod memory;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub(crate) mod otlp;
+#[cfg(feature = "tls")]
+pub(crate) mod tls;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -16,6 +16,8 @@
 
 #![allow(dead_code, unused_imports)] // each test binary uses a different part
 
+pub mod tls;
+
 use std::fmt;
 use std::io::Read as _;
 use std::net::{SocketAddr, TcpListener as StdTcpListener};
@@ -450,6 +452,8 @@ fn span_count(st: &Journal) -> usize {
 pub struct Receiver {
     transport: Transport,
     addr: SocketAddr,
+    /// Serves over TLS: the endpoints are `https://`.
+    tls: bool,
     shared: Arc<Shared>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     stopped: std::sync::mpsc::Receiver<()>,
@@ -478,6 +482,17 @@ impl Receiver {
 
     /// Starts a receiver for `transport` on an ephemeral port of 127.0.0.1.
     pub fn start(transport: Transport) -> Receiver {
+        Receiver::start_with(transport, None)
+    }
+
+    /// Starts a receiver for `transport` that serves over TLS (rustls, ring) with `tls`; its
+    /// endpoints are `https://127.0.0.1:PORT`.
+    pub fn start_tls(transport: Transport, tls: tls::ServerTls) -> Receiver {
+        Receiver::start_with(transport, Some(tls))
+    }
+
+    fn start_with(transport: Transport, server_tls: Option<tls::ServerTls>) -> Receiver {
+        let is_tls = server_tls.is_some();
         let listener = StdTcpListener::bind("127.0.0.1:0").expect("bind the receiver");
         listener
             .set_nonblocking(true)
@@ -494,7 +509,14 @@ impl Receiver {
         let thread = std::thread::Builder::new()
             .name(format!("otlp-receiver-{transport:?}-{}", addr.port()))
             .spawn(move || {
-                run_server(transport, listener, server_shared, stop_rx, ready_tx);
+                run_server(
+                    transport,
+                    listener,
+                    server_shared,
+                    stop_rx,
+                    ready_tx,
+                    server_tls,
+                );
                 let _ = stopped_tx.send(());
             })
             .expect("spawn the receiver thread");
@@ -506,6 +528,7 @@ impl Receiver {
         Receiver {
             transport,
             addr,
+            tls: is_tls,
             shared,
             stop: Some(stop_tx),
             stopped: stopped_rx,
@@ -521,14 +544,20 @@ impl Receiver {
         self.addr.port()
     }
 
-    /// `http://127.0.0.1:PORT`: the base endpoint (for HTTP the SDK appends `/v1/traces`).
-    pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
+    fn scheme(&self) -> &'static str {
+        if self.tls { "https" } else { "http" }
     }
 
-    /// `http://127.0.0.1:PORT/v1/traces`: the full traces URL of the HTTP receiver.
+    /// `http://127.0.0.1:PORT` (`https://` for a TLS receiver): the base endpoint (for HTTP the SDK
+    /// appends `/v1/traces`).
+    pub fn endpoint(&self) -> String {
+        format!("{}://{}", self.scheme(), self.addr)
+    }
+
+    /// `http://127.0.0.1:PORT/v1/traces` (`https://` for TLS): the full traces URL of the HTTP
+    /// receiver.
     pub fn traces_url(&self) -> String {
-        format!("http://{}{TRACES_PATH}", self.addr)
+        format!("{}://{}{TRACES_PATH}", self.scheme(), self.addr)
     }
 
     /// Changes how the receiver answers from now on.
@@ -625,6 +654,7 @@ fn run_server(
     shared: Arc<Shared>,
     stop: tokio::sync::oneshot::Receiver<()>,
     ready: std::sync::mpsc::Sender<Result<(), String>>,
+    server_tls: Option<tls::ServerTls>,
 ) {
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -646,6 +676,26 @@ fn run_server(
                 return Ok(());
             }
         };
+        let https = match (&server_tls, transport) {
+            (Some(server_tls), Transport::Http) => match tls::server_config(server_tls) {
+                Ok(config) => Some(config),
+                Err(e) => {
+                    let _ = ready.send(Err(format!("TLS: {e}")));
+                    return Ok(());
+                }
+            },
+            _ => None,
+        };
+        let mut builder = tonic::transport::Server::builder();
+        if let (Some(server_tls), Transport::Grpc) = (&server_tls, transport) {
+            builder = match builder.tls_config(tls::grpc_config(server_tls)) {
+                Ok(builder) => builder,
+                Err(e) => {
+                    let _ = ready.send(Err(format!("TLS: {e}")));
+                    return Ok(());
+                }
+            };
+        }
         let _ = ready.send(Ok(()));
         match transport {
             Transport::Grpc => {
@@ -653,9 +703,7 @@ fn run_server(
                     .accept_compressed(CompressionEncoding::Gzip)
                     .max_decoding_message_size(MAX_MESSAGE_BYTES);
                 let incoming = tonic::transport::server::TcpIncoming::from(listener);
-                let server = tonic::transport::Server::builder()
-                    .add_service(service)
-                    .serve_with_incoming(incoming);
+                let server = builder.add_service(service).serve_with_incoming(incoming);
                 tokio::select! {
                     r = server => r.map_err(|e| e.to_string()),
                     _ = stop => Ok(()),
@@ -666,6 +714,9 @@ fn run_server(
                     .route(TRACES_PATH, axum::routing::post(http_export))
                     .layer(DefaultBodyLimit::max(MAX_MESSAGE_BYTES))
                     .with_state(shared);
+                if let Some(config) = https {
+                    return tls::serve_https(listener, app, config, stop).await;
+                }
                 let server = axum::serve(listener, app).into_future();
                 tokio::select! {
                     r = server => r.map_err(|e| e.to_string()),

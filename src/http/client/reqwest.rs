@@ -33,6 +33,10 @@ use crate::http::{
 /// use reqwest_middleware::ClientBuilder;
 /// use tracewire::http::{SpanName, TracingMiddleware};
 ///
+/// // With tracewire's `tls` feature, reqwest has no crypto provider of its own: `init` installs
+/// // ring, and a client built before `init` (as here) needs one installed first.
+/// # #[cfg(feature = "tls")]
+/// # let _ = rustls::crypto::ring::default_provider().install_default();
 /// let client = ClientBuilder::new(reqwest::Client::new())
 ///     .with(TracingMiddleware::new())
 ///     .build();
