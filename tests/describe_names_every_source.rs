@@ -61,7 +61,9 @@ fn every_setting_names_its_source_and_no_secret_is_shown() {
         "  sampler: TraceIdRatio(0.1) (profile \"acme\", for deployment.environment.name=production)",
         "  exporter: otlp (default)",
         "  protocol: http/protobuf (OTEL_EXPORTER_OTLP_TRACES_PROTOCOL)",
-        &format!("  endpoint: http://REDACTED@127.0.0.1:{port}/v1/traces (profile \"acme\")"),
+        &format!(
+            "  endpoint: http://REDACTED:REDACTED@127.0.0.1:{port}/v1/traces (profile \"acme\")"
+        ),
         "  headers: authorization=REDACTED,x-api-key=REDACTED (code and OTEL_EXPORTER_OTLP_HEADERS)",
         "  max_queue_size: 100 (OTEL_BSP_MAX_QUEUE_SIZE)",
         "  max_export_batch_size: 100 (default, capped at max_queue_size)",

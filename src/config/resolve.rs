@@ -431,7 +431,7 @@ fn traces_url(
     } else if let Some(base) = &env.endpoint {
         (base.as_str(), "OTEL_EXPORTER_OTLP_ENDPOINT", true)
     } else if let Some(base) = profile_endpoint {
-        (base, "the profile's default endpoint", true)
+        (base, "Profile::with_default_endpoint", true)
     } else {
         (default, "the default endpoint", true)
     };

@@ -37,9 +37,9 @@ impl PemFile {
     }
 }
 
-/// `InvalidConfig` for a `Config` method, `InvalidEnv` for a variable.
+/// `InvalidConfig` for a `Config` or `Profile` method, `InvalidEnv` for a variable.
 pub(crate) fn invalid(origin: &'static str, value: String, expected: String) -> InitError {
-    if origin.starts_with("Config::") {
+    if origin.starts_with("Config::") || origin.starts_with("Profile::") {
         InitError::InvalidConfig {
             setting: origin,
             value,
