@@ -9,6 +9,7 @@
 //! other SDKs in the same deployment), and `OTEL_TRACES_SAMPLER_ARG` when the sampler takes no
 //! argument.
 
+use std::cell::RefCell;
 use std::time::Duration;
 
 use opentelemetry::KeyValue;
@@ -22,14 +23,21 @@ use crate::error::InitError;
 const SAMPLERS: &str = "always_on, always_off, traceidratio, parentbased_always_on, \
                         parentbased_always_off, parentbased_traceidratio";
 
-/// Reads every variable of the table in the [module docs](super) through `get`.
+/// Reads every variable of the table in the [module docs](super) through `get`. Also returns the
+/// names of the variables that were set and read, in the order read: what
+/// [`describe`](crate::describe) names as the source of a setting.
 ///
 /// # Errors
 ///
 /// [`InitError::InvalidEnv`] for the first variable (in table order) whose value cannot be used.
-pub(crate) fn read(get: impl Fn(&str) -> Option<String>) -> Result<Layer, InitError> {
-    let env = Env { get: &get };
-    Ok(Layer {
+pub(crate) fn read(
+    get: impl Fn(&str) -> Option<String>,
+) -> Result<(Layer, Vec<&'static str>), InitError> {
+    let env = Env {
+        get: &get,
+        set: RefCell::new(Vec::new()),
+    };
+    let layer = Layer {
         disabled: env.parse("OTEL_SDK_DISABLED", parse_bool)?,
         service_name: env.var("OTEL_SERVICE_NAME").map(|v| v.trimmed().to_owned()),
         resource_attributes: env
@@ -89,7 +97,8 @@ pub(crate) fn read(get: impl Fn(&str) -> Option<String>) -> Result<Layer, InitEr
             parse_bool,
         )?,
         ..Layer::default()
-    })
+    };
+    Ok((layer, env.set.into_inner()))
 }
 
 /// A file path (`OTEL_EXPORTER_OTLP_CERTIFICATE` and the like), with the variable that named it; the
@@ -101,6 +110,8 @@ fn parse_path(var: &Var) -> Result<(&'static str, std::path::PathBuf), InitError
 /// The lookup, with empty values filtered out.
 struct Env<'a, G> {
     get: &'a G,
+    /// The variables read that were set.
+    set: RefCell<Vec<&'static str>>,
 }
 
 /// A set, non-empty variable.
@@ -125,9 +136,13 @@ impl Var {
 
 impl<G: Fn(&str) -> Option<String>> Env<'_, G> {
     fn var(&self, name: &'static str) -> Option<Var> {
-        (self.get)(name)
+        let var = (self.get)(name)
             .filter(|raw| !raw.trim().is_empty())
-            .map(|raw| Var { name, raw })
+            .map(|raw| Var { name, raw });
+        if var.is_some() {
+            self.set.borrow_mut().push(name);
+        }
+        var
     }
 
     fn parse<T>(
@@ -551,7 +566,7 @@ mod tests {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
-        read(|name| map.get(name).cloned())
+        read(|name| map.get(name).cloned()).map(|(layer, _)| layer)
     }
 
     fn ok(vars: &[(&str, &str)]) -> Layer {

@@ -284,7 +284,7 @@ pub struct Config {
     pub(crate) global_tracer_provider: Option<bool>,
     /// The platform team's profile: defaults below the environment, policies always applied.
     pub(crate) profile: Option<Profile>,
-    /// The `OTEL_*` variables that were set when the environment was read, for `describe()`.
+    /// The `OTEL_*` variables that were set and read when the environment was read, for `describe()`.
     pub(crate) env_vars: Vec<&'static str>,
 }
 
@@ -359,9 +359,10 @@ impl Config {
     /// # }
     /// ```
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, InitError> {
+        let (env, env_vars) = env::read(lookup)?;
         Ok(Config {
-            env: env::read(&lookup)?,
-            env_vars: describe::variables_set(&lookup),
+            env,
+            env_vars,
             ..Config::default()
         })
     }

@@ -118,7 +118,9 @@ mod tests {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
-        super::super::env::read(|name| map.get(name).cloned()).unwrap()
+        super::super::env::read(|name| map.get(name).cloned())
+            .unwrap()
+            .0
     }
 
     #[test]
