@@ -77,7 +77,7 @@ pub enum InitError {
     #[error(
         "profile {profile:?} requires resource attributes that are not set: {}; {}",
         missing.join(", "),
-        crate::config::profile::how_to_set(missing)
+        how_to_set(missing)
     )]
     MissingResourceAttributes {
         /// The profile's name.
@@ -118,4 +118,32 @@ pub enum FlushError {
     /// At least one export during the flush failed; its spans are counted as dropped.
     #[error("an export failed during the flush: {0}")]
     Export(String),
+}
+
+/// How to set the missing attributes, for [`InitError::MissingResourceAttributes`]'s message.
+pub(crate) fn how_to_set(missing: &[String]) -> String {
+    let pairs: Vec<String> = missing.iter().map(|key| format!("{key}=...")).collect();
+    format!(
+        "set them in the environment (OTEL_RESOURCE_ATTRIBUTES={}) or in code \
+         (Config::with_resource_attribute(KeyValue::new(\"{}\", ...)))",
+        pairs.join(","),
+        missing.first().map_or("", String::as_str)
+    )
+}
+
+/// `InvalidConfig` for a `Config` or `Profile` method, `InvalidEnv` for a variable.
+pub(crate) fn invalid(origin: &'static str, value: String, expected: String) -> InitError {
+    if origin.starts_with("Config::") || origin.starts_with("Profile::") {
+        InitError::InvalidConfig {
+            setting: origin,
+            value,
+            expected,
+        }
+    } else {
+        InitError::InvalidEnv {
+            name: origin,
+            value,
+            expected,
+        }
+    }
 }

@@ -140,7 +140,7 @@ pub(crate) fn run<R>(f: impl FnOnce() -> R) -> (R, Vec<SpanRecord>, u64) {
 pub(crate) fn to_span_data(records: Vec<SpanRecord>) -> Vec<opentelemetry_sdk::trace::SpanData> {
     let conversion = super::convert::Conversion {
         clock: crate::span::clock::Converter::new(),
-        limits: crate::config::SpanLimits::default(),
+        limits: crate::span::limits::SpanLimits::default(),
         scope: opentelemetry::InstrumentationScope::builder("tracewire")
             .with_version(env!("CARGO_PKG_VERSION"))
             .build(),

@@ -4,8 +4,8 @@ use opentelemetry::trace::{Event, Link, Status};
 use opentelemetry::{Array, InstrumentationScope, KeyValue, StringValue, Value};
 use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
 
-use crate::config::SpanLimits;
 use crate::span::clock::Converter;
+use crate::span::limits::SpanLimits;
 use crate::span::record::{Extras, SpanRecord, keep_last_of_each_key};
 
 /// Everything conversion needs besides the record.

@@ -30,6 +30,12 @@ use tokio::sync::Notify;
 use crate::context::SamplerRule;
 use crate::span::record::{Extras, SpanRecord};
 
+/// Default for [`Config::with_thread_buffer_size`](crate::Config::with_thread_buffer_size): finished
+/// spans each thread buffers for the background thread.
+pub const DEFAULT_THREAD_BUFFER_SIZE: usize = 1024;
+/// The longest [`Config::with_shutdown_timeout`](crate::Config::with_shutdown_timeout): one hour.
+pub const MAX_SHUTDOWN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// What records spans now, one bit each: [`EXPORTING`] while a background thread runs (from `init`
 /// until the guard drops: finished spans are buffered for it only then), [`CAPTURING`] while a
 /// [`capture`] is active. Zero is "off", which the hot path checks with one relaxed load.
@@ -38,8 +44,7 @@ pub(crate) const EXPORTING: u8 = 1;
 pub(crate) const CAPTURING: u8 = 2;
 static SAMPLER_PARENT_BASED: AtomicBool = AtomicBool::new(true);
 static SAMPLER_ROOT_BOUND: AtomicU64 = AtomicU64::new(u64::MAX);
-static THREAD_BUFFER_SIZE: AtomicUsize =
-    AtomicUsize::new(crate::config::DEFAULT_THREAD_BUFFER_SIZE);
+static THREAD_BUFFER_SIZE: AtomicUsize = AtomicUsize::new(DEFAULT_THREAD_BUFFER_SIZE);
 /// Bumped by each `init`, so threads pick up a new buffer size.
 static GENERATION: AtomicU64 = AtomicU64::new(0);
 

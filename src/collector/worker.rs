@@ -37,11 +37,12 @@ use tokio::time::Instant;
 use super::convert::Conversion;
 use super::queue::BatchQueue;
 use super::{GLOBAL, LAST_EXPORT_ERROR, RingPair, WAKE};
-use crate::config::{ExporterSettings, SpanLimits};
 use crate::diag::diag;
 use crate::error::{FlushError, InitError};
 use crate::export::DynExporter;
+use crate::export::settings::ExporterSettings;
 use crate::span::clock::Converter;
+use crate::span::limits::SpanLimits;
 
 /// The longest a finished span waits in a thread buffer when nothing wakes the thread sooner.
 /// Producers wake it when their buffer passes half full, and flush and shutdown wake it at once, so
@@ -168,7 +169,7 @@ impl Handle {
         // Checked: `Config` bounds the timeout, but a deadline must never panic.
         let deadline = started
             .checked_add(timeout)
-            .or_else(|| started.checked_add(crate::config::MAX_SHUTDOWN_TIMEOUT))
+            .or_else(|| started.checked_add(super::MAX_SHUTDOWN_TIMEOUT))
             .unwrap_or(started);
         if self
             .control

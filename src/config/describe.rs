@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use opentelemetry::KeyValue;
 
-use super::resolve::{ExporterSettings, Resolved};
+use super::{ExporterSettings, Resolved};
 use super::{Layer, Profile};
 use crate::collector::policy::kind_name;
 use crate::redact::redact_url;
@@ -356,7 +356,7 @@ fn tls_lines(
             origin.to_owned()
         }
     };
-    let mut file = |name: &str, pem: Option<&super::tls::PemFile>| match pem {
+    let mut file = |name: &str, pem: Option<&super::PemFile>| match pem {
         Some(pem) => line(name, &pem.path.display(), &source(pem.origin)),
         None => line(name, &"none", "default"),
     };

@@ -60,11 +60,10 @@ mod tls;
 
 pub use profile::Profile;
 
-#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
-pub(crate) use resolve::OtlpSettings;
-pub(crate) use resolve::{ExporterSettings, Resolved};
-#[cfg(feature = "tls")]
-pub(crate) use tls::{PemFile, TlsFiles};
+pub use crate::export::settings::{Compression, Protocol};
+pub(crate) use crate::export::settings::{ExporterSettings, OtlpSettings, PemFile, TlsFiles};
+pub use crate::span::limits::SpanLimits;
+pub(crate) use resolve::Resolved;
 
 use std::fmt;
 use std::sync::Arc;
@@ -89,8 +88,7 @@ pub const DEFAULT_BATCH_EXPORT_TIMEOUT: Duration = Duration::from_millis(30_000)
 pub const DEFAULT_OTLP_TIMEOUT: Duration = Duration::from_millis(10_000);
 /// Default for [`Config::with_shutdown_timeout`].
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
-/// Default for [`Config::with_thread_buffer_size`].
-pub const DEFAULT_THREAD_BUFFER_SIZE: usize = 1024;
+pub use crate::collector::DEFAULT_THREAD_BUFFER_SIZE;
 /// The largest [`Config::with_max_queue_size`] (`OTEL_BSP_MAX_QUEUE_SIZE`): 4,194,304 spans.
 pub const MAX_QUEUE_SIZE: usize = 1 << 22;
 /// The largest [`Config::with_max_export_batch_size`] (`OTEL_BSP_MAX_EXPORT_BATCH_SIZE`): 65,536
@@ -98,8 +96,7 @@ pub const MAX_QUEUE_SIZE: usize = 1 << 22;
 pub const MAX_EXPORT_BATCH_SIZE: usize = 1 << 16;
 /// The largest [`Config::with_thread_buffer_size`]: 1,048,576 spans per thread.
 pub const MAX_THREAD_BUFFER_SIZE: usize = 1 << 20;
-/// The longest [`Config::with_shutdown_timeout`]: one hour.
-pub const MAX_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(3600);
+pub use crate::collector::MAX_SHUTDOWN_TIMEOUT;
 /// Default OTLP/gRPC endpoint.
 pub const DEFAULT_GRPC_ENDPOINT: &str = "http://localhost:4317";
 /// Default OTLP/HTTP endpoint (the `/v1/traces` path is appended).
@@ -131,92 +128,6 @@ pub enum ExporterKind {
     /// An exporter that accepts every batch and discards it (`none`): spans are sampled, batched
     /// and counted in [`Stats::spans_exported`](crate::Stats::spans_exported), but sent nowhere.
     None,
-}
-
-/// The OTLP transport (`OTEL_EXPORTER_OTLP_PROTOCOL`).
-///
-/// The default is [`Protocol::HttpProtobuf`], as the OpenTelemetry specification recommends; a build
-/// without the `otlp-http` feature defaults to [`Protocol::Grpc`].
-///
-/// # Examples
-///
-/// ```
-/// use tracewire::{Config, Protocol};
-///
-/// // A collector that only listens for gRPC.
-/// let config = Config::default()
-///     .with_protocol(Protocol::Grpc)
-///     .with_endpoint("http://otel-collector:4317");
-/// # drop(config);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Protocol {
-    /// OTLP/gRPC (`grpc`), port 4317. Needs the `otlp-grpc` feature.
-    Grpc,
-    /// OTLP/HTTP with protobuf bodies (`http/protobuf`, the default), port 4318. Needs the
-    /// `otlp-http` feature.
-    HttpProtobuf,
-}
-
-/// Compression of OTLP requests (`OTEL_EXPORTER_OTLP_COMPRESSION`).
-///
-/// # Examples
-///
-/// ```
-/// use tracewire::{Compression, Config};
-///
-/// let config = Config::default().with_compression(Compression::Gzip);
-/// # drop(config);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Compression {
-    /// No compression (`none`).
-    None,
-    /// gzip (`gzip`).
-    Gzip,
-}
-
-/// Limits that keep one span from growing without bound (`OTEL_SPAN_*_LIMIT`).
-///
-/// What goes past a limit is dropped and counted in the span's `dropped_*_count` fields of OTLP.
-///
-/// # Examples
-///
-/// ```
-/// let limits = tracewire::SpanLimits { max_attributes: 32, ..Default::default() };
-/// let config = tracewire::Config::default().with_span_limits(limits);
-/// # drop(config);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SpanLimits {
-    /// Attributes per span (`OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`, default 128).
-    pub max_attributes: u32,
-    /// Events per span (`OTEL_SPAN_EVENT_COUNT_LIMIT`, default 128).
-    pub max_events: u32,
-    /// Links per span (`OTEL_SPAN_LINK_COUNT_LIMIT`, default 128).
-    pub max_links: u32,
-    /// Attributes per event (`OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT`, default 128).
-    pub max_attributes_per_event: u32,
-    /// Attributes per link (`OTEL_LINK_ATTRIBUTE_COUNT_LIMIT`, default 128).
-    pub max_attributes_per_link: u32,
-    /// Longest string attribute value in bytes, longer ones are truncated on a character boundary
-    /// (`OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT`, default: no limit).
-    pub max_attribute_value_length: Option<u32>,
-}
-
-impl Default for SpanLimits {
-    fn default() -> Self {
-        SpanLimits {
-            max_attributes: 128,
-            max_events: 128,
-            max_links: 128,
-            max_attributes_per_event: 128,
-            max_attributes_per_link: 128,
-            max_attribute_value_length: None,
-        }
-    }
 }
 
 /// One layer of settings: all `None` means "not said here".

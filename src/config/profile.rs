@@ -371,17 +371,6 @@ pub(crate) fn validate(profile: &Profile) -> Result<(), InitError> {
     Ok(())
 }
 
-/// How to set the missing attributes, for [`InitError::MissingResourceAttributes`]'s message.
-pub(crate) fn how_to_set(missing: &[String]) -> String {
-    let pairs: Vec<String> = missing.iter().map(|key| format!("{key}=...")).collect();
-    format!(
-        "set them in the environment (OTEL_RESOURCE_ATTRIBUTES={}) or in code \
-         (Config::with_resource_attribute(KeyValue::new(\"{}\", ...)))",
-        pairs.join(","),
-        missing.first().map_or("", String::as_str)
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,13 +9,13 @@ use super::{
     Compression, Config, DEFAULT_BATCH_EXPORT_TIMEOUT, DEFAULT_GRPC_ENDPOINT,
     DEFAULT_HTTP_ENDPOINT, DEFAULT_MAX_EXPORT_BATCH_SIZE, DEFAULT_MAX_QUEUE_SIZE,
     DEFAULT_OTLP_TIMEOUT, DEFAULT_SCHEDULE_DELAY, DEFAULT_SHUTDOWN_TIMEOUT,
-    DEFAULT_THREAD_BUFFER_SIZE, ExporterKind, Layer, MAX_EXPORT_BATCH_SIZE, MAX_QUEUE_SIZE,
-    MAX_SHUTDOWN_TIMEOUT, MAX_THREAD_BUFFER_SIZE, Protocol, SpanLimits,
+    DEFAULT_THREAD_BUFFER_SIZE, ExporterKind, ExporterSettings, Layer, MAX_EXPORT_BATCH_SIZE,
+    MAX_QUEUE_SIZE, MAX_SHUTDOWN_TIMEOUT, MAX_THREAD_BUFFER_SIZE, OtlpSettings, Protocol,
+    SpanLimits,
 };
 use crate::context::Sampler;
 use crate::diag::DiagLevel;
 use crate::error::InitError;
-use crate::export::DynExporter;
 
 /// Everything the pipeline needs, validated.
 pub(crate) struct Resolved {
@@ -36,48 +36,6 @@ pub(crate) struct Resolved {
     pub(crate) profile: Option<super::Profile>,
     /// What `init` warns about once diagnostics are set up (a warn-only profile's requirements).
     pub(crate) warnings: Vec<String>,
-}
-
-/// The exporter to build on the background thread.
-pub(crate) enum ExporterSettings {
-    // Read only by the OTLP exporters; a build without them rejects this choice when resolving.
-    #[cfg_attr(
-        not(any(feature = "otlp-grpc", feature = "otlp-http")),
-        allow(dead_code)
-    )]
-    Otlp(OtlpSettings),
-    Console,
-    None,
-    Custom(Box<dyn DynExporter>),
-}
-
-/// A validated OTLP destination.
-#[derive(Clone, PartialEq)]
-pub(crate) struct OtlpSettings {
-    pub(crate) protocol: Protocol,
-    /// The URL requests go to: for gRPC the base endpoint, for HTTP the full `/v1/traces` URL.
-    pub(crate) endpoint: String,
-    /// Headers merged from both layers, names lower-cased, one entry per name, code winning.
-    pub(crate) headers: Vec<(String, String)>,
-    pub(crate) timeout: Duration,
-    pub(crate) compression: Compression,
-    /// The TLS files to read when the exporter is built (`https://` endpoints only).
-    pub(crate) tls: super::tls::TlsFiles,
-}
-
-// By hand: the endpoint may hold credentials and header values are often secrets.
-impl std::fmt::Debug for OtlpSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let header_names: Vec<&str> = self.headers.iter().map(|(name, _)| name.as_str()).collect();
-        f.debug_struct("OtlpSettings")
-            .field("protocol", &self.protocol)
-            .field("endpoint", &crate::redact::redact_url(&self.endpoint))
-            .field("header_names", &header_names)
-            .field("timeout", &self.timeout)
-            .field("compression", &self.compression)
-            .field("tls", &self.tls)
-            .finish()
-    }
 }
 
 impl Config {
@@ -311,7 +269,7 @@ fn batch_sizes(code: &Layer, env: &Layer) -> Result<(usize, usize), InitError> {
                 Source::Env => variable,
                 Source::Code | Source::Default => setting,
             };
-            return Err(super::tls::invalid(
+            return Err(crate::error::invalid(
                 origin,
                 value.to_string(),
                 format!("expected at most {max}"),

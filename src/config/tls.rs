@@ -5,71 +5,10 @@
 //! settings with an error naming the feature instead of sending spans in clear text. The files are
 //! only named here; `export::tls` reads them when the exporter is built (still inside `init`).
 
-use std::fmt;
 use std::path::PathBuf;
 
-use super::{Layer, Protocol};
-use crate::error::InitError;
-
-/// One PEM file and the setting that named it (a variable such as
-/// `OTEL_EXPORTER_OTLP_CERTIFICATE`, or a `Config` method).
-#[derive(Clone, PartialEq, Eq)]
-pub(crate) struct PemFile {
-    pub(crate) origin: &'static str,
-    pub(crate) path: PathBuf,
-}
-
-impl fmt::Debug for PemFile {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}={:?}", self.origin, self.path)
-    }
-}
-
-impl PemFile {
-    /// An error about this file: `expected` says what was wrong. It names the setting and the path,
-    /// never what the file holds.
-    pub(crate) fn error(&self, expected: impl Into<String>) -> InitError {
-        invalid(
-            self.origin,
-            self.path.display().to_string(),
-            expected.into(),
-        )
-    }
-}
-
-/// `InvalidConfig` for a `Config` or `Profile` method, `InvalidEnv` for a variable.
-pub(crate) fn invalid(origin: &'static str, value: String, expected: String) -> InitError {
-    if origin.starts_with("Config::") || origin.starts_with("Profile::") {
-        InitError::InvalidConfig {
-            setting: origin,
-            value,
-            expected,
-        }
-    } else {
-        InitError::InvalidEnv {
-            name: origin,
-            value,
-            expected,
-        }
-    }
-}
-
-/// The TLS files of the exporter, resolved code > environment setting by setting.
-#[derive(Clone, Default, PartialEq, Eq, Debug)]
-pub(crate) struct TlsFiles {
-    /// CAs that replace the platform's roots.
-    pub(crate) ca: Option<PemFile>,
-    /// The client certificate chain and its key (mTLS); both or neither.
-    pub(crate) client: Option<(PemFile, PemFile)>,
-}
-
-impl TlsFiles {
-    fn first(&self) -> Option<&PemFile> {
-        self.ca
-            .as_ref()
-            .or(self.client.as_ref().map(|(cert, _)| cert))
-    }
-}
+use super::{Layer, PemFile, Protocol, TlsFiles};
+use crate::error::{InitError, invalid};
 
 fn pem(setting: &Option<(&'static str, PathBuf)>) -> Option<PemFile> {
     setting.as_ref().map(|(origin, path)| PemFile {

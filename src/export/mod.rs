@@ -9,6 +9,7 @@ pub mod console;
 pub mod memory;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub(crate) mod otlp;
+pub(crate) mod settings;
 #[cfg(feature = "tls")]
 pub(crate) mod tls;
 

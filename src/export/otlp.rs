@@ -39,9 +39,9 @@ fn unwanted_env_headers(settings: &OtlpSettings) -> Vec<String> {
         .collect()
 }
 
-use crate::config::{Compression, OtlpSettings, Protocol};
 use crate::error::InitError;
 use crate::export::DynExporter;
+use crate::export::settings::{Compression, OtlpSettings, Protocol};
 
 /// The TLS material for an `https://` endpoint, read once; `None` for `http://`.
 #[cfg(feature = "tls")]

@@ -30,8 +30,8 @@ use std::sync::Arc;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-use crate::config::{PemFile, TlsFiles};
 use crate::error::InitError;
+use crate::export::settings::{PemFile, TlsFiles};
 
 /// TLS for one OTLP destination, built once.
 pub(crate) struct TlsMaterial {

@@ -9,6 +9,7 @@
 
 pub(crate) mod clock;
 pub(crate) mod ids;
+pub(crate) mod limits;
 pub(crate) mod record;
 
 pub(crate) use ids::RANDOM_FLAG;
