@@ -33,7 +33,11 @@
 //! - `delivered/s`: spans received per second while the caller was recording, the sustained
 //!   delivery;
 //! - `caller ns/span`: the caller's time spent making spans, divided by the spans it made, while
-//!   the export ran (time spent waiting for the pace is not counted).
+//!   the export ran (time spent waiting for the pace is not counted): wall-clock time, which
+//!   includes the time the caller was preempted (by the export, the receiver or other processes),
+//!   and `caller CPU ns/span`, the calling thread's CPU time over the same chunks of work
+//!   (`CLOCK_THREAD_CPUTIME_ID`, read every 8 units when paced, every 64 in a flood; the reads add
+//!   a few ns/span at 100k/s), which a busy machine disturbs less.
 //!
 //! Settings: `TRACEWIRE_BENCH_SECS` (run window per cell, default 3, at most 600),
 //! `TRACEWIRE_BENCH_RUNS` (runs of every cell, interleaved, default 2, at most 20). A child that has
@@ -63,8 +67,10 @@ const RESULT_PREFIX: &str = "export-bench-result";
 /// Spans per unit: a root and its children.
 const SPANS_PER_UNIT: u64 = 1 + CHILDREN;
 const CHILDREN: u64 = 3;
-/// Units made between two looks at the clock.
+/// Units made between two looks at the clock, when paced (32 spans: 80 µs of schedule at 400k/s).
 const UNITS_PER_CHECK: u64 = 8;
+/// The same for a flood: more, so that reading the clocks stays well under 1 % of the time.
+const UNITS_PER_CHECK_FLOOD: u64 = 64;
 /// Slack for a child beyond its run window (start, shutdown deadlines, process exit).
 const CHILD_SLACK: Duration = Duration::from_secs(60);
 /// The name tracewire's cells go under, and opentelemetry_sdk's.
@@ -152,8 +158,9 @@ struct Outcome {
     /// Spans received by the end of the run window.
     received_in_window: u64,
     window_secs: f64,
-    /// The caller's time making spans, in ns.
+    /// The caller's time making spans, in ns: wall clock, and the thread's CPU time.
     busy_ns: u64,
+    busy_cpu_ns: u64,
     shutdown_ms: u64,
     requests: u64,
     bad_requests: u64,
@@ -307,6 +314,7 @@ fn run_otel_sdk(
 struct Drive {
     units: u64,
     busy: Duration,
+    busy_cpu: Duration,
     elapsed: Duration,
     received: u64,
 }
@@ -318,6 +326,7 @@ impl Drive {
             received_in_window: self.received,
             window_secs: self.elapsed.as_secs_f64(),
             busy_ns: self.busy.as_nanos() as u64,
+            busy_cpu_ns: self.busy_cpu.as_nanos() as u64,
             ..Outcome::default()
         }
     }
@@ -328,6 +337,8 @@ impl Drive {
 ///
 /// The schedule is absolute (unit `n` is due `n / rate` after the start), so a sleep that overshoots
 /// is caught up by the next units, and the average rate stays exact while the caller keeps up.
+/// Around each chunk of units it reads the wall clock and the thread's CPU clock: their sums are
+/// the caller's cost, the time spent waiting for the pace left out.
 fn drive(
     rate: Option<f64>,
     window: Duration,
@@ -335,10 +346,16 @@ fn drive(
     mut unit: impl FnMut(u64),
 ) -> Drive {
     let units_per_sec = rate.map(|r| r / SPANS_PER_UNIT as f64);
+    let chunk = if rate.is_some() {
+        UNITS_PER_CHECK
+    } else {
+        UNITS_PER_CHECK_FLOOD
+    };
     let start = Instant::now();
     let end = start + window;
     let mut units = 0u64;
     let mut busy = Duration::ZERO;
+    let mut busy_cpu = Duration::ZERO;
     let mut now = start;
     // Bounded: every turn reads the clock, and the loop ends at `end`.
     while now < end {
@@ -350,20 +367,36 @@ fn drive(
                 continue;
             }
         }
-        let chunk_start = now;
-        for _ in 0..UNITS_PER_CHECK {
+        let (chunk_start, cpu_start) = (now, thread_cpu_time());
+        for _ in 0..chunk {
             unit(units);
             units += 1;
         }
+        busy_cpu += thread_cpu_time().saturating_sub(cpu_start);
         now = Instant::now();
         busy += now - chunk_start;
     }
     Drive {
         units,
         busy,
+        busy_cpu,
         elapsed: now - start,
         received: receiver.counts.spans(),
     }
+}
+
+/// The CPU time this thread has used (zero where the clock cannot be read).
+fn thread_cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; the call only writes it.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    if rc != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
 /// Sleeps until `deadline` (yielding for the last few microseconds, which a sleep would overshoot).
@@ -386,12 +419,13 @@ fn wait_until(deadline: Instant) {
 fn encode(o: &Outcome) -> String {
     let mut line = format!(
         "created={} delivered={} received_in_window={} window_secs={:.6} busy_ns={} \
-         shutdown_ms={} requests={} bad_requests={}",
+         busy_cpu_ns={} shutdown_ms={} requests={} bad_requests={}",
         o.created,
         o.delivered,
         o.received_in_window,
         o.window_secs,
         o.busy_ns,
+        o.busy_cpu_ns,
         o.shutdown_ms,
         o.requests,
         o.bad_requests
@@ -427,6 +461,7 @@ fn decode(line: &str) -> Result<Outcome, String> {
             .and_then(|v| v.parse().ok())
             .ok_or_else(|| format!("result line without window_secs: {line:?}"))?,
         busy_ns: int("busy_ns")?,
+        busy_cpu_ns: int("busy_cpu_ns")?,
         shutdown_ms: int("shutdown_ms")?,
         requests: int("requests")?,
         bad_requests: int("bad_requests")?,

@@ -31,6 +31,10 @@ impl Outcome {
     fn caller_ns_per_span(&self) -> f64 {
         self.busy_ns as f64 / self.created.max(1) as f64
     }
+
+    fn caller_cpu_ns_per_span(&self) -> f64 {
+        self.busy_cpu_ns as f64 / self.created.max(1) as f64
+    }
 }
 
 /// The machine: cores, CPU model, load average when the bench started.
@@ -54,14 +58,15 @@ pub fn machine() -> String {
 /// One line for the progress output.
 pub fn summary(o: &Outcome) -> String {
     format!(
-        "created {}, delivered {} ({} lost), {} delivered/s in the run, made {}/s, caller {} ns/span, \
-         shutdown {} ms, {} requests{}",
+        "created {}, delivered {} ({} lost), {} delivered/s in the run, made {}/s, caller {} ns/span \
+         ({} CPU), shutdown {} ms, {} requests{}",
         o.created,
         o.delivered,
         percent(o.lost_share()),
         per_sec(o.delivered_per_sec()),
         per_sec(o.made_per_sec()),
         ns(o.caller_ns_per_span()),
+        ns(o.caller_cpu_ns_per_span()),
         o.shutdown_ms,
         o.requests,
         if o.bad_requests > 0 {
@@ -151,6 +156,11 @@ fn protocol_label(protocol: &str) -> &'static str {
     if protocol == "grpc" { "gRPC" } else { "HTTP" }
 }
 
+const RATIO_HEADER: &str = "\nRatios tracewire / opentelemetry_sdk, run by run (delivered/s: higher is better for \
+         tracewire; caller cost: opentelemetry_sdk's ns/span over tracewire's, higher is better):\n\n\
+         | offered | protocol | delivered/s | lost (tracewire; opentelemetry_sdk) | caller cost (wall) | caller cost (CPU) |\n\
+         |---|---|---|---|---|---|\n";
+
 /// The markdown report.
 pub fn render(rows: &[Row], machine: &str, window: Duration, runs: u64) -> String {
     let mut out = String::new();
@@ -164,8 +174,8 @@ pub fn render(rows: &[Row], machine: &str, window: Duration, runs: u64) -> Strin
         super::CHILDREN
     );
     out.push_str(
-        "| cell | made/s | created | delivered | lost | delivered/s (run) | caller ns/span | shutdown ms |\n\
-         |---|---|---|---|---|---|---|---|\n",
+        "| cell | made/s | created | delivered | lost | delivered/s (run) | caller ns/span | caller CPU ns/span | shutdown ms |\n\
+         |---|---|---|---|---|---|---|---|---|\n",
     );
     for (rate, _) in RATES {
         for protocol in PROTOCOLS {
@@ -177,13 +187,14 @@ pub fn render(rows: &[Row], machine: &str, window: Duration, runs: u64) -> Strin
                 let o = || cell.iter().map(|r| &r.outcome);
                 let _ = writeln!(
                     out,
-                    "| {library}/{protocol}/{rate} | {} | {} | {} | {} | {} | {} | {} |",
+                    "| {library}/{protocol}/{rate} | {} | {} | {} | {} | {} | {} | {} | {} |",
                     range(o().map(Outcome::made_per_sec), per_sec),
                     range(o().map(|o| o.created as f64), count),
                     range(o().map(|o| o.delivered as f64), count),
                     range(o().map(Outcome::lost_share), percent),
                     range(o().map(Outcome::delivered_per_sec), per_sec),
                     range(o().map(Outcome::caller_ns_per_span), ns),
+                    range(o().map(Outcome::caller_cpu_ns_per_span), ns),
                     range(o().map(|o| o.shutdown_ms as f64), count),
                 );
             }
@@ -215,19 +226,19 @@ pub fn render(rows: &[Row], machine: &str, window: Duration, runs: u64) -> Strin
             let _ = writeln!(out, "{line}");
         }
     }
-    out.push_str(
-        "\nRatios tracewire / opentelemetry_sdk, run by run (delivered/s: higher is better for \
-         tracewire; caller cost: opentelemetry_sdk's ns/span over tracewire's, higher is better):\n\n\
-         | offered | protocol | delivered/s | lost (tracewire; opentelemetry_sdk) | caller cost |\n\
-         |---|---|---|---|---|\n",
-    );
+    let mut ratio_header = false;
     for (rate, _) in RATES {
         for protocol in PROTOCOLS {
             let delivered = ratios(rows, protocol, rate, Outcome::delivered_per_sec);
             if delivered.is_empty() {
                 continue;
             }
+            if !ratio_header {
+                ratio_header = true;
+                out.push_str(RATIO_HEADER);
+            }
             let cost = ratios(rows, protocol, rate, Outcome::caller_ns_per_span);
+            let cpu = ratios(rows, protocol, rate, Outcome::caller_cpu_ns_per_span);
             let lost = |library| {
                 range(
                     outcomes(rows, library, protocol, rate)
@@ -238,12 +249,13 @@ pub fn render(rows: &[Row], machine: &str, window: Duration, runs: u64) -> Strin
             };
             let _ = writeln!(
                 out,
-                "| {rate} | {} | {} | {}; {} | {} |",
+                "| {rate} | {} | {} | {}; {} | {} | {} |",
                 protocol_label(protocol),
                 range(delivered, ratio),
                 lost(TRACEWIRE),
                 lost(OTEL_SDK),
                 range(cost.into_iter().map(|c| 1.0 / c), ratio),
+                range(cpu.into_iter().map(|c| 1.0 / c), ratio),
             );
         }
     }
