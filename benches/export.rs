@@ -39,6 +39,10 @@
 //!   (`CLOCK_THREAD_CPUTIME_ID`, read every 8 units when paced, every 64 in a flood; the reads add
 //!   a few ns/span at 100k/s), which a busy machine disturbs less.
 //!
+//! `TRACEWIRE_BENCH_SERVE=grpc` (or `http`) runs only the receiver, on 127.0.0.1:4317 (4318 for
+//! HTTP; `TRACEWIRE_BENCH_PORT` to change it) for `TRACEWIRE_BENCH_SECS` (default 60 there),
+//! printing what it received each second: a collector stand-in for `examples/soak.rs`.
+//!
 //! Settings: `TRACEWIRE_BENCH_SECS` (run window per cell, default 3, at most 600),
 //! `TRACEWIRE_BENCH_RUNS` (runs of every cell, interleaved, default 2, at most 20). A child that has
 //! not finished within its window plus 60 s is killed and reported as failed. The figures are noisy
@@ -60,6 +64,8 @@ use opentelemetry_otlp::{WithExportConfig as _, WithHttpConfig as _};
 use opentelemetry_sdk::trace::{BatchSpanProcessor, SdkTracerProvider};
 use receiver::{Receiver, TRACES_PATH, Transport};
 
+/// Runs only the receiver (`grpc` or `http`), to point a soak test or any exporter at.
+const SERVE_VAR: &str = "TRACEWIRE_BENCH_SERVE";
 /// Names the cell a child process runs.
 const CELL_VAR: &str = "TRACEWIRE_BENCH_CELL";
 /// Prefix of the child's result line on its standard output.
@@ -86,10 +92,62 @@ const RATES: [(&str, Option<f64>); 3] = [
 ];
 
 fn main() -> ExitCode {
+    if let Ok(transport) = std::env::var(SERVE_VAR) {
+        return serve(&transport);
+    }
     match std::env::var(CELL_VAR) {
         Ok(cell) => child(&cell),
         Err(_) => parent(),
     }
+}
+
+/// `TRACEWIRE_BENCH_SERVE=grpc|http`: only the receiver, on `TRACEWIRE_BENCH_PORT` (default 4317
+/// for gRPC, 4318 for HTTP), for `TRACEWIRE_BENCH_SECS` (here default 60), a line a second.
+fn serve(transport: &str) -> ExitCode {
+    let (transport, default_port) = match transport {
+        "grpc" => (Transport::Grpc, 4317),
+        "http" => (Transport::Http, 4318),
+        other => {
+            eprintln!("export bench: {SERVE_VAR}={other:?}: expected grpc or http");
+            return ExitCode::FAILURE;
+        }
+    };
+    let settings = setting("TRACEWIRE_BENCH_SECS", 60, 86_400)
+        .and_then(|secs| Ok((secs, setting("TRACEWIRE_BENCH_PORT", default_port, 65_535)?)));
+    let receiver = match settings
+        .and_then(|(secs, port)| Ok((secs, Receiver::start(transport, port as u16)?)))
+    {
+        Ok(started) => started,
+        Err(e) => {
+            eprintln!("export bench: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let (secs, receiver) = receiver;
+    println!(
+        "receiver ({transport:?}) on {} for {secs} s",
+        receiver.endpoint()
+    );
+    let mut last = 0;
+    // Bounded: `secs` turns of one second.
+    for t in 1..=secs {
+        std::thread::sleep(Duration::from_secs(1));
+        let spans = receiver.counts.spans();
+        let requests = receiver
+            .counts
+            .requests
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let bad = receiver
+            .counts
+            .bad_requests
+            .load(std::sync::atomic::Ordering::Relaxed);
+        println!(
+            "t={t:>4}s received {spans} spans (+{}/s) in {requests} requests, {bad} refused",
+            spans - last
+        );
+        last = spans;
+    }
+    std::process::exit(0)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -192,7 +250,7 @@ fn run_cell(cell: Cell) -> Result<Outcome, String> {
         "grpc" => Transport::Grpc,
         _ => Transport::Http,
     };
-    let receiver = Receiver::start(transport)?;
+    let receiver = Receiver::start(transport, 0)?;
     let mut outcome = match cell.library {
         TRACEWIRE => run_tracewire(transport, &receiver, cell.rate, window)?,
         _ => run_otel_sdk(transport, &receiver, cell.rate, window)?,

@@ -73,11 +73,11 @@ pub struct Receiver {
 }
 
 impl Receiver {
-    /// Starts a receiver on an ephemeral port of 127.0.0.1, in a thread of its own with a tokio
-    /// runtime of two workers (the machine's cores), and returns once it listens.
-    pub fn start(transport: Transport) -> Result<Receiver, String> {
-        let listener =
-            std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
+    /// Starts a receiver on `port` of 127.0.0.1 (0: an ephemeral one), in a thread of its own with
+    /// a tokio runtime of two workers (the machine's cores), and returns once it listens.
+    pub fn start(transport: Transport, port: u16) -> Result<Receiver, String> {
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port))
+            .map_err(|e| format!("bind 127.0.0.1:{port}: {e}"))?;
         listener
             .set_nonblocking(true)
             .map_err(|e| format!("non-blocking: {e}"))?;
