@@ -1,7 +1,7 @@
 //! Delivery: how many spans reach an OTLP receiver, tracewire next to opentelemetry_sdk.
 //!
 //! ```text
-//! cargo bench --bench export                       # every cell, twice (about 3 minutes on 2 cores)
+//! cargo bench --bench export                       # every cell, twice (about 90 s on 2 cores)
 //! cargo bench --bench export -- grpc               # the cells whose name contains every word given
 //! cargo bench --bench export -- tracewire flood    # e.g. tracewire/grpc/flood and tracewire/http/flood
 //! TRACEWIRE_BENCH_SECS=10 TRACEWIRE_BENCH_RUNS=3 cargo bench --bench export -- http

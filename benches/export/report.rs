@@ -80,7 +80,9 @@ pub fn summary(o: &Outcome) -> String {
 fn percent(share: f64) -> String {
     if share == 0.0 {
         "0 %".into()
-    } else if share < 0.001 {
+    } else if share < 0.0001 {
+        "<0.01 %".into()
+    } else if share < 0.01 {
         format!("{:.2} %", share * 100.0)
     } else {
         format!("{:.1} %", share * 100.0)
