@@ -139,14 +139,13 @@ fn run(load: &Load) -> Result<(), tracewire::InitError> {
         config = config.with_thread_buffer_size(size);
     }
     let guard = config.init()?;
+    let rate = match load.rate {
+        0 => "as many spans as possible (flood)".to_owned(),
+        rate => format!("{rate} spans/s"),
+    };
     println!(
-        "soak: {} spans/s ({}) for {} s on {} thread(s), units of 1 root + {} children, {} attributes per span",
-        load.rate,
-        if load.rate == 0 { "flood" } else { "paced" },
-        load.secs,
-        load.threads,
-        load.children,
-        load.attributes
+        "soak: {rate} for {} s on {} thread(s), units of 1 root + {} children, {} attributes per span",
+        load.secs, load.threads, load.children, load.attributes
     );
 
     let made = Arc::new(AtomicU64::new(0));

@@ -4,6 +4,9 @@
 //! Every request is decoded with opentelemetry-proto's prost types (gzip bodies inflated first), its
 //! spans counted, and only then answered: when an exporter has its answer, the spans are counted.
 //! Nothing else is kept, so the receiver's memory stays flat however long the run.
+//!
+//! The servers run until the process exits: a bench cell's child exits after its result line (and
+//! the parent kills one that overruns its deadline); the serve mode exits after its run time.
 
 use std::io::Read as _;
 use std::net::SocketAddr;
