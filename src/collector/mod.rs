@@ -738,8 +738,9 @@ mod tests {
             size_of::<SpanRecord>(),
             size_of::<Extras>(),
             size_of::<opentelemetry::KeyValue>(),
+            size_of::<opentelemetry_sdk::trace::SpanData>(),
         );
-        println!("SpanRecord, Extras, KeyValue: {sizes:?} bytes");
-        assert_eq!(sizes, (104, 360, 56));
+        println!("SpanRecord, Extras, KeyValue, SpanData: {sizes:?} bytes");
+        assert_eq!(sizes, (104, 360, 56, 352));
     }
 }
