@@ -1,9 +1,25 @@
 //! Per-thread span buffers, the counters behind [`stats`], and the switches the hot path reads.
 //!
 //! Each thread that ends a span gets a bounded single-producer ring on first use and registers it
-//! (one lock, once per thread). Ending a span pushes into the ring: no lock, no system call; a full
+//! (one lock, once per ring). Ending a span pushes into the ring: no lock, no system call; a full
 //! ring drops the span and counts it. The background [`worker`] drains every ring, converts the
 //! records to OTLP span data and exports them in batches.
+//!
+//! # Memory
+//!
+//! A thread's first ring has [`FIRST_RING_SIZE`] slots; when it fills up, the thread moves on to a
+//! ring twice as large, up to the configured thread buffer size, and the worker drains the old one
+//! and forgets it. A thread that ends a few spans therefore holds a few KiB, not a full buffer. The
+//! rings of exited threads are forgotten by the worker on every drain: drained while the export
+//! queue has room, otherwise discarded and counted in `dropped_buffer_full`, so that threads that
+//! come and go while the collector is stuck cannot pile up rings.
+//!
+//! # Waking the worker
+//!
+//! Every quarter ring a producer looks at its fill level; past half full it asks the worker to
+//! drain. Only the first such request after the worker last drained with room in its queue pays
+//! for the wake-up (a mutex and a futex or eventfd write): [`WAKE_REQUESTED`] says one is pending,
+//! so the others cost one relaxed load.
 //!
 //! # The invariant
 //!
@@ -16,6 +32,7 @@ mod convert;
 pub(crate) mod policy;
 mod queue;
 mod stats;
+pub(crate) mod supervise;
 pub(crate) mod worker;
 
 pub use stats::Stats;
@@ -33,6 +50,8 @@ use crate::span::record::{Extras, SpanRecord};
 /// Default for [`Config::with_thread_buffer_size`](crate::Config::with_thread_buffer_size): finished
 /// spans each thread buffers for the background thread.
 pub const DEFAULT_THREAD_BUFFER_SIZE: usize = 1024;
+/// Slots of a thread's first ring; it doubles, up to the thread buffer size, as the thread fills it.
+pub(crate) const FIRST_RING_SIZE: usize = 64;
 /// The longest [`Config::with_shutdown_timeout`](crate::Config::with_shutdown_timeout): one hour.
 pub const MAX_SHUTDOWN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
 
@@ -50,6 +69,33 @@ static GENERATION: AtomicU64 = AtomicU64::new(0);
 
 /// Wakes the background thread early when a ring fills up.
 pub(crate) static WAKE: Notify = Notify::const_new();
+/// Set by the producer that notifies [`WAKE`], cleared by the worker when it drains with room in its
+/// queue: while it is set, a wake-up is pending (or pointless) and producers skip the notify.
+static WAKE_REQUESTED: AtomicBool = AtomicBool::new(false);
+/// Notifications of [`WAKE`] by producers (for the test that shows the flag works).
+static WAKE_NOTIFIES: AtomicU64 = AtomicU64::new(0);
+
+/// Asks the worker to drain soon. Only the first caller since the worker's last drain notifies.
+#[inline]
+fn request_wake() {
+    // A load first: while a wake-up is pending, no read-modify-write bounces the cache line.
+    if !WAKE_REQUESTED.load(Ordering::Relaxed) && !WAKE_REQUESTED.swap(true, Ordering::AcqRel) {
+        notify_worker();
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn notify_worker() {
+    WAKE_NOTIFIES.fetch_add(1, Ordering::Relaxed);
+    WAKE.notify_one();
+}
+
+/// Called by the worker before it drains, when its queue has room: the next producer past half full
+/// notifies again. (With the queue full, the flag stays set: waking the worker could not help.)
+pub(crate) fn wake_served() {
+    WAKE_REQUESTED.store(false, Ordering::Release);
+}
 
 /// Whether spans may record now: one relaxed load, the whole cost of a span when tracing is off.
 #[inline]
@@ -82,6 +128,7 @@ pub(crate) fn configure(rule: SamplerRule, thread_buffer_size: usize) {
     SAMPLER_ROOT_BOUND.store(rule.root_bound, Ordering::Relaxed);
     THREAD_BUFFER_SIZE.store(thread_buffer_size.max(16), Ordering::Relaxed);
     GENERATION.fetch_add(1, Ordering::Relaxed);
+    WAKE_REQUESTED.store(false, Ordering::Relaxed);
 }
 
 pub(crate) fn set_enabled(enabled: bool) {
@@ -129,6 +176,8 @@ pub(crate) struct GlobalCounters {
     pub(crate) export_errors: AtomicU64,
     /// Spans ended where no thread buffer could take them (thread teardown).
     pub(crate) ended_unbuffered: AtomicU64,
+    /// Spans discarded from the rings of exited threads while the export queue was full.
+    pub(crate) dropped_reclaimed: AtomicU64,
     /// Finished spans held by the background thread or in rings, as last seen by it.
     pub(crate) queued: AtomicU64,
     /// Attribute values replaced by the profile's redaction rules.
@@ -145,6 +194,7 @@ pub(crate) static GLOBAL: GlobalCounters = GlobalCounters {
     export_requests: AtomicU64::new(0),
     export_errors: AtomicU64::new(0),
     ended_unbuffered: AtomicU64::new(0),
+    dropped_reclaimed: AtomicU64::new(0),
     queued: AtomicU64::new(0),
     attributes_redacted: AtomicU64::new(0),
     span_names_normalized: AtomicU64::new(0),
@@ -213,7 +263,10 @@ struct ThreadBuffer {
     /// The extras of the last span dropped for want of room, kept for the next span.
     spare: Option<Box<Extras>>,
     generation: u64,
+    /// Slots of the current ring.
     capacity: usize,
+    /// The thread buffer size when the ring was made: the ring grows up to it.
+    max_capacity: usize,
     /// Pushes since the ring's fill level was last checked.
     since_check: usize,
 }
@@ -230,13 +283,24 @@ impl ThreadBuffer {
             spare: None,
             generation: u64::MAX,
             capacity: 0,
+            max_capacity: 0,
             since_check: 0,
         }
     }
 
+    /// A first ring after `init` (or a new buffer size): small, it grows as the thread fills it.
     #[cold]
-    fn new_ring(&mut self) {
-        let capacity = THREAD_BUFFER_SIZE.load(Ordering::Relaxed);
+    fn first_ring(&mut self) {
+        let max_capacity = THREAD_BUFFER_SIZE.load(Ordering::Relaxed);
+        self.max_capacity = max_capacity;
+        self.new_ring(FIRST_RING_SIZE.min(max_capacity));
+        self.generation = GENERATION.load(Ordering::Relaxed);
+    }
+
+    /// Moves on to a fresh ring of `capacity` slots. The old one, if any, is left to the worker,
+    /// which drains it and forgets it (its producer, dropped here, marks it abandoned).
+    #[cold]
+    fn new_ring(&mut self, capacity: usize) {
         let (producer, records) = RingBuffer::new(capacity);
         let (free, recycled) = RingBuffer::new(capacity);
         let id = NEXT_RING_ID.fetch_add(1, Ordering::Relaxed);
@@ -250,7 +314,6 @@ impl ThreadBuffer {
         self.producer = Some(producer);
         self.free = Some(recycled);
         self.capacity = capacity;
-        self.generation = GENERATION.load(Ordering::Relaxed);
         self.since_check = 0;
     }
 
@@ -270,13 +333,29 @@ impl ThreadBuffer {
     fn push(&mut self, record: SpanRecord) {
         bump(&self.counters.ended);
         if self.generation != GENERATION.load(Ordering::Relaxed) {
-            self.new_ring();
+            self.first_ring();
         }
         let Some(producer) = self.producer.as_mut() else {
             bump(&self.counters.dropped_full);
             return;
         };
-        if let Err(rtrb::PushError::Full(record)) = producer.push(record) {
+        let Err(rtrb::PushError::Full(mut record)) = producer.push(record) else {
+            self.check_fill();
+            return;
+        };
+        if self.capacity < self.max_capacity {
+            // Full but below its size: a larger ring takes this span and the next ones, and the
+            // worker drains the old one.
+            self.new_ring((self.capacity * 2).min(self.max_capacity));
+            request_wake();
+            if let Some(producer) = self.producer.as_mut() {
+                match producer.push(record) {
+                    Ok(()) => return,
+                    Err(rtrb::PushError::Full(back)) => record = back,
+                }
+            }
+        }
+        {
             bump(&self.counters.dropped_full);
             // Keep the extras for the next span, emptied here since the worker will not see them.
             if let Some(mut extras) = record.rec.extras {
@@ -293,12 +372,19 @@ impl ThreadBuffer {
                 );
             }
         }
-        // Every quarter ring, wake the background thread if the ring is more than half full.
+        self.check_fill();
+    }
+
+    /// Every quarter ring, asks for a drain if the ring is more than half full.
+    #[inline]
+    fn check_fill(&mut self) {
         self.since_check += 1;
         if self.since_check >= self.capacity / 4 {
             self.since_check = 0;
-            if producer.slots() < self.capacity / 2 {
-                WAKE.notify_one();
+            if let Some(producer) = &self.producer
+                && producer.slots() < self.capacity / 2
+            {
+                request_wake();
             }
         }
     }
@@ -377,6 +463,72 @@ pub(crate) fn take_pending(into: &mut Vec<RingPair>) {
     });
 }
 
+/// Forgets the rings of threads that have exited (or moved on to a larger ring). One that still holds
+/// spans is kept while the export queue has room (`queue_full` false: the worker drains it next
+/// time); with the queue full its spans are discarded and counted in `dropped_buffer_full`, so that
+/// threads that come and go while the collector is stuck leave no rings behind. Returns how many
+/// spans were discarded.
+///
+/// Called by the worker after each drain; `queue_full` says that the drain stopped for want of room.
+pub(crate) fn reclaim_abandoned(rings: &mut Vec<RingPair>, queue_full: bool) -> u64 {
+    let mut discarded = 0;
+    rings.retain_mut(|ring| {
+        if !ring.records.is_abandoned() {
+            return true;
+        }
+        if ring.records.is_empty() {
+            return false;
+        }
+        if !queue_full {
+            return true;
+        }
+        discarded += ring.discard_buffered();
+        // The producer is gone: nothing can have been pushed since.
+        !ring.records.is_empty()
+    });
+    if discarded > 0 {
+        GLOBAL
+            .dropped_reclaimed
+            .fetch_add(discarded, Ordering::Relaxed);
+    }
+    discarded
+}
+
+/// The background thread is gone (see [`supervise`]): switches recording off, so that spans take
+/// the disabled path instead of filling rings nobody drains, and counts what the worker held (its
+/// queue, its export in flight, the rings it had taken) in `dropped_shutdown`, so that the
+/// invariant still holds. `reason`, when the thread stopped without a shutdown, is kept for
+/// [`Stats::worker_stopped`] and said once by the diagnostics.
+pub(crate) fn worker_lost(reason: Option<String>) {
+    set_enabled(false);
+    // Spans that passed the `exporting()` check just before are pushed within this pause.
+    std::thread::sleep(std::time::Duration::from_millis(10));
+    sweep_pending();
+    let lost = {
+        let registry = registry();
+        raw_stats(&registry).since(&registry.baseline).unsettled()
+    };
+    GLOBAL.dropped_shutdown.fetch_add(lost, Ordering::Relaxed);
+    GLOBAL.queued.store(0, Ordering::Relaxed);
+    if let Some(reason) = reason {
+        crate::diag::diag!(
+            Error,
+            "{reason}; tracing is switched off until the next init ({lost} spans it held are \
+             counted as dropped at shutdown; stats().worker_stopped says why)"
+        );
+        *worker_stopped() = Some(reason);
+    }
+}
+
+/// Why the background thread stopped without a shutdown, for [`Stats::worker_stopped`].
+static WORKER_STOPPED: Mutex<Option<String>> = Mutex::new(None);
+
+fn worker_stopped() -> MutexGuard<'static, Option<String>> {
+    WORKER_STOPPED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// Gives rings back when a worker stops, for the next `init`.
 pub(crate) fn return_rings(rings: Vec<RingPair>) {
     registry().pending.extend(rings);
@@ -410,6 +562,7 @@ pub(crate) fn reset_stats() {
     if let Ok(mut last) = LAST_EXPORT_ERROR.lock() {
         *last = None;
     }
+    *worker_stopped() = None;
 }
 
 /// What tracewire has done since [`init`](crate::init): spans started, ended, exported, dropped
@@ -436,5 +589,158 @@ pub fn stats() -> Stats {
     let mut stats = raw_stats(&registry).since(&registry.baseline);
     stats.queued = GLOBAL.queued.load(Ordering::Relaxed);
     stats.last_export_error = LAST_EXPORT_ERROR.lock().ok().and_then(|last| last.clone());
+    stats.worker_stopped = worker_stopped().clone();
     stats
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::span::clock::Ticks;
+    use opentelemetry::trace::{SpanId, SpanKind};
+
+    /// Serialises the tests that use the process-wide rings, switches and counters.
+    fn serial() -> MutexGuard<'static, ()> {
+        static LOCK: Mutex<()> = Mutex::new(());
+        LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn record() -> SpanRecord {
+        SpanRecord {
+            ctx: crate::context::SpanContext::default(),
+            rec: crate::span::record::Recording {
+                name: "test".into(),
+                kind: SpanKind::Internal,
+                parent_span_id: SpanId::INVALID,
+                parent_remote: false,
+                start: Ticks(0),
+                extras: None,
+            },
+            end: Ticks(1),
+        }
+    }
+
+    /// Ends `count` spans on a thread of their own (a fresh thread buffer) straight into its rings.
+    fn push_on_new_thread(count: usize) {
+        std::thread::spawn(move || {
+            for _ in 0..count {
+                assert!(with_buffer(|buffer| buffer.push(record())));
+            }
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn only_the_first_producer_after_a_drain_notifies() {
+        let _serial = serial();
+        wake_served();
+        let before = WAKE_NOTIFIES.load(Ordering::Relaxed);
+        // Nothing drains: the ring passes half full, grows, fills again... and the worker is
+        // asked once.
+        push_on_new_thread(2_000);
+        push_on_new_thread(2_000);
+        assert_eq!(WAKE_NOTIFIES.load(Ordering::Relaxed) - before, 1);
+        // The worker drained with room in its queue: the next producer past half full asks again.
+        wake_served();
+        push_on_new_thread(2_000);
+        assert_eq!(WAKE_NOTIFIES.load(Ordering::Relaxed) - before, 2);
+        sweep_pending();
+    }
+
+    #[test]
+    fn rings_start_small_and_grow_to_the_thread_buffer_size() {
+        let _serial = serial();
+        let max = THREAD_BUFFER_SIZE.load(Ordering::Relaxed);
+        let capacities = std::thread::spawn(|| {
+            let mut seen = Vec::new();
+            for _ in 0..3 * DEFAULT_THREAD_BUFFER_SIZE {
+                with_buffer(|buffer| {
+                    buffer.push(record());
+                    if seen.last() != Some(&buffer.capacity) {
+                        seen.push(buffer.capacity);
+                    }
+                });
+            }
+            seen
+        })
+        .join()
+        .unwrap();
+        assert_eq!(capacities[0], FIRST_RING_SIZE.min(max));
+        assert_eq!(capacities.last(), Some(&max));
+        assert!(capacities.windows(2).all(|w| w[1] == (w[0] * 2).min(max)));
+        sweep_pending();
+    }
+
+    #[test]
+    fn abandoned_rings_are_drained_while_there_is_room_and_discarded_when_full() {
+        let _serial = serial();
+        let mut rings = Vec::new();
+        // What earlier tests left behind.
+        take_pending(&mut rings);
+        reclaim_abandoned(&mut rings, true);
+        assert!(rings.is_empty());
+        push_on_new_thread(10);
+        take_pending(&mut rings);
+        assert_eq!(rings.len(), 1);
+        // Room in the queue: the exited thread's ring waits to be drained.
+        assert_eq!(reclaim_abandoned(&mut rings, false), 0);
+        assert_eq!(rings.len(), 1);
+        let before = GLOBAL.dropped_reclaimed.load(Ordering::Relaxed);
+        // The queue is full: its spans are discarded, counted, and the ring forgotten.
+        assert_eq!(reclaim_abandoned(&mut rings, true), 10);
+        assert!(rings.is_empty());
+        assert_eq!(
+            GLOBAL.dropped_reclaimed.load(Ordering::Relaxed) - before,
+            10
+        );
+    }
+
+    #[test]
+    fn a_worker_that_dies_switches_recording_off_and_says_why() {
+        let _serial = serial();
+        reset_stats();
+        set_enabled(true);
+        push_on_new_thread(10);
+        let stopping = AtomicBool::new(false);
+        // A worker holds the rings it drains; a panic that escapes it drops them with it.
+        supervise::supervise(&stopping, || {
+            let mut rings = Vec::new();
+            take_pending(&mut rings);
+            panic!("a bug in the worker");
+        });
+        assert!(!exporting());
+        assert!(!crate::span("after").is_recording());
+        let seen = super::stats();
+        assert_eq!(
+            seen.worker_stopped.as_deref(),
+            Some("the export thread panicked: a bug in the worker")
+        );
+        assert_eq!((seen.spans_ended, seen.dropped_shutdown), (10, 10));
+        assert_eq!(seen.spans_ended, seen.dropped() + seen.queued);
+        // A panic while shutting down is no stop "without a shutdown".
+        reset_stats();
+        set_enabled(true);
+        push_on_new_thread(3);
+        stopping.store(true, Ordering::Relaxed);
+        supervise::supervise(&stopping, || panic!("late"));
+        let seen = super::stats();
+        assert_eq!(seen.worker_stopped, None);
+        assert_eq!((seen.spans_ended, seen.dropped_shutdown), (3, 3));
+    }
+
+    /// The sizes the README's worst case is computed from (64-bit targets).
+    #[cfg(target_pointer_width = "64")]
+    #[test]
+    fn record_sizes_are_what_the_readme_says() {
+        use std::mem::size_of;
+        let sizes = (
+            size_of::<SpanRecord>(),
+            size_of::<Extras>(),
+            size_of::<opentelemetry::KeyValue>(),
+            size_of::<opentelemetry_sdk::trace::SpanData>(),
+        );
+        println!("SpanRecord, Extras, KeyValue, SpanData: {sizes:?} bytes");
+        assert_eq!(sizes, (104, 360, 56, 352));
+    }
 }

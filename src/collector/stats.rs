@@ -42,11 +42,13 @@ pub struct Stats {
     /// Spans the exporter accepted.
     pub spans_exported: u64,
     /// Spans dropped because a thread buffer or the export queue (`OTEL_BSP_MAX_QUEUE_SIZE`) was
-    /// full: the exporter could not keep up.
+    /// full: the exporter could not keep up. This includes the spans left in the buffers of exited
+    /// threads, discarded while the export queue was full.
     pub dropped_buffer_full: u64,
     /// Spans in export requests that failed (after the exporter's retries) or timed out.
     pub dropped_export_failed: u64,
-    /// Spans still queued when the shutdown deadline passed, or ended after shutdown.
+    /// Spans still queued when the shutdown deadline passed, ended after shutdown, or held by the
+    /// background thread when it stopped (see `worker_stopped`).
     pub dropped_shutdown: u64,
     /// Export requests made.
     pub export_requests: u64,
@@ -65,6 +67,10 @@ pub struct Stats {
     /// tracewire's own diagnostic lines dropped, not written to standard error, because it was too
     /// slow (a full pipe) to take them.
     pub diagnostics_dropped: u64,
+    /// `Some(reason)` if the background thread stopped without a shutdown (a panic escaped it).
+    /// Recording is then switched off until the next [`init`](crate::init): spans take the
+    /// disabled path, and what the thread held is counted in `dropped_shutdown`. `None` otherwise.
+    pub worker_stopped: Option<String>,
 }
 
 impl Stats {
@@ -83,6 +89,7 @@ impl Stats {
         attributes_redacted: 0,
         span_names_normalized: 0,
         diagnostics_dropped: 0,
+        worker_stopped: None,
     };
 
     /// All spans dropped, whatever the reason.
@@ -96,6 +103,12 @@ impl Stats {
         self.dropped_buffer_full + self.dropped_export_failed + self.dropped_shutdown
     }
 
+    /// Spans ended and not yet settled by any outcome of the invariant: what `queued` should be.
+    pub(crate) fn unsettled(&self) -> u64 {
+        self.spans_ended
+            .saturating_sub(self.spans_exported + self.dropped())
+    }
+
     pub(crate) fn add_thread(&mut self, counters: &ThreadCounters) {
         self.spans_started += counters.started.load(Ordering::Relaxed);
         self.spans_not_sampled += counters.not_sampled.load(Ordering::Relaxed);
@@ -107,6 +120,7 @@ impl Stats {
         self.spans_ended += global.ended_unbuffered.load(Ordering::Relaxed);
         self.spans_exported += global.exported.load(Ordering::Relaxed);
         self.dropped_buffer_full += global.dropped_unbuffered.load(Ordering::Relaxed);
+        self.dropped_buffer_full += global.dropped_reclaimed.load(Ordering::Relaxed);
         self.dropped_export_failed += global.dropped_export_failed.load(Ordering::Relaxed);
         self.dropped_shutdown += global.dropped_shutdown.load(Ordering::Relaxed);
         self.export_requests += global.export_requests.load(Ordering::Relaxed);
@@ -147,6 +161,7 @@ impl Stats {
             diagnostics_dropped: self
                 .diagnostics_dropped
                 .wrapping_sub(baseline.diagnostics_dropped),
+            worker_stopped: None,
         }
     }
 }

@@ -22,8 +22,10 @@
 //! multi-thread one, and a slow collector never takes the application's worker threads.
 
 use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
-use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{RecvTimeoutError, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -36,6 +38,7 @@ use tokio::time::Instant;
 
 use super::convert::Conversion;
 use super::queue::BatchQueue;
+use super::supervise::{panic_message, supervise};
 use super::{GLOBAL, LAST_EXPORT_ERROR, RingPair, WAKE};
 use crate::diag::diag;
 use crate::error::{FlushError, InitError};
@@ -81,6 +84,8 @@ pub(crate) struct Handle {
     thread: Option<JoinHandle<()>>,
     /// Says when the thread is about to end, so that joining it never waits past a deadline.
     finished: std::sync::mpsc::Receiver<()>,
+    /// Set before a shutdown is asked for: a thread that ends after it did not stop on its own.
+    stopping: Arc<AtomicBool>,
 }
 
 /// `now + delay`, or a day from now when that overflows the clock (`Duration::MAX`).
@@ -94,6 +99,8 @@ pub(crate) fn spawn(settings: Settings, exporter: ExporterSettings) -> Result<Ha
     let (ready_tx, ready_rx) = sync_channel::<Result<(), InitError>>(1);
     let (control_tx, control_rx) = unbounded_channel();
     let (finished_tx, finished) = sync_channel::<()>(1);
+    let stopping = Arc::new(AtomicBool::new(false));
+    let stopping_seen = Arc::clone(&stopping);
     let thread = std::thread::Builder::new()
         .name("tracewire-export".into())
         .spawn(move || {
@@ -107,17 +114,32 @@ pub(crate) fn spawn(settings: Settings, exporter: ExporterSettings) -> Result<Ha
                     return;
                 }
             };
-            // Built inside the runtime: tonic's channel needs a reactor when it is created.
-            let mut exporter = match runtime.block_on(async { build_exporter(exporter) }) {
-                Ok(exporter) => exporter,
-                Err(e) => {
+            // A user's exporter may panic in `set_resource`: that is an init error, not a panic.
+            let started = catch_unwind(AssertUnwindSafe(|| {
+                // Built inside the runtime: tonic's channel needs a reactor when it is created.
+                let mut exporter = runtime.block_on(async { build_exporter(exporter) })?;
+                exporter.set_resource_boxed(&settings.resource);
+                Ok(exporter)
+            }));
+            let exporter = match started {
+                Ok(Ok(exporter)) => exporter,
+                Ok(Err(e)) => {
                     let _ = ready_tx.send(Err(e));
                     return;
                 }
+                Err(panic) => {
+                    let message = format!(
+                        "the exporter panicked while starting: {}",
+                        panic_message(panic)
+                    );
+                    let _ = ready_tx.send(Err(InitError::Thread(std::io::Error::other(message))));
+                    return;
+                }
             };
-            exporter.set_resource_boxed(&settings.resource);
             let _ = ready_tx.send(Ok(()));
-            runtime.block_on(Worker::new(settings).run(exporter, control_rx));
+            supervise(&stopping_seen, || {
+                runtime.block_on(Worker::new(settings).run(exporter, control_rx));
+            });
             // Dropping the runtime would wait for its blocking pool without limit (a DNS lookup
             // that hangs, say): leave those threads behind instead. The shutdown answer was sent.
             runtime.shutdown_background();
@@ -129,6 +151,7 @@ pub(crate) fn spawn(settings: Settings, exporter: ExporterSettings) -> Result<Ha
             control: control_tx,
             thread: Some(thread),
             finished,
+            stopping,
         }),
         Ok(Err(e)) => {
             let _ = thread.join();
@@ -165,6 +188,7 @@ impl Handle {
     /// for the thread's answer): every wait below is bounded by that deadline.
     pub(crate) fn shutdown(mut self, timeout: Duration) -> Result<(), FlushError> {
         let (reply, answer) = sync_channel(1);
+        self.stopping.store(true, Ordering::Release);
         let started = std::time::Instant::now();
         // Checked: `Config` bounds the timeout, but a deadline must never panic.
         let deadline = started
@@ -368,6 +392,9 @@ impl Worker {
             .settings
             .max_queue_size
             .saturating_sub(self.queue.len());
+        if room > 0 {
+            super::wake_served();
+        }
         let mut moved = 0;
         for ring in &mut self.rings {
             while moved < room {
@@ -388,9 +415,8 @@ impl Worker {
             }
         }
         self.taken += moved as u64;
-        // Forget the rings of threads that have exited, once empty.
-        self.rings
-            .retain(|ring| !(ring.records.is_abandoned() && ring.records.is_empty()));
+        // Forget the rings of threads that have exited: drained, or discarded if the queue is full.
+        super::reclaim_abandoned(&mut self.rings, moved == room);
         // Start with another thread next time, so that a busy thread cannot starve the others.
         if moved == room && self.rings.len() > 1 {
             self.rings.rotate_left(1);
@@ -421,7 +447,7 @@ impl Worker {
                 GLOBAL.export_requests.fetch_add(1, Ordering::Relaxed);
                 let export = tokio::time::timeout(
                     self.settings.export_timeout,
-                    exporter.export_boxed(batch),
+                    super::supervise::export(exporter, batch),
                 );
                 in_flight = Some(InFlight {
                     export: Box::pin(export),

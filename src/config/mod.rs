@@ -657,8 +657,9 @@ impl Config {
     /// Spans each thread can hold before the background thread collects them (rounded to at least
     /// 16). Finished spans held at once are at most `max_queue_size + threads × thread_buffer_size`,
     /// plus the batch being exported (at most `max_export_batch_size`); each thread also keeps up to
-    /// `thread_buffer_size` emptied attribute boxes for reuse. At most [`MAX_THREAD_BUFFER_SIZE`]; a
-    /// larger value is an [`InitError`] naming it.
+    /// `thread_buffer_size` emptied attribute boxes for reuse. A thread's ring starts at 64 slots
+    /// and doubles up to this size only when the thread fills it, so threads that end few spans stay
+    /// small. At most [`MAX_THREAD_BUFFER_SIZE`]; a larger value is an [`InitError`] naming it.
     ///
     /// # Examples
     ///

@@ -11,7 +11,10 @@
 //!   child, and keeps the server span current while the inner service runs. With feature `axum`,
 //!   the route axum matched becomes `http.route` and the peer's address `client.address`.
 //!
-//! The attributes are listed in [`semconv`]. Failure marks the span as an error: a transport
+//! The attributes are listed in [`semconv`]. Values taken from the request (its path and query,
+//! the user agent, the host and client addresses, an unknown method, error messages) are cut to
+//! [`MAX_REQUEST_VALUE_LENGTH`] bytes, on a character boundary, when they are recorded: a client
+//! cannot make a span hold more than that per value. Failure marks the span as an error: a transport
 //! error or a status of 400 and above on the client, a service error or a status of 500 and above
 //! on the server. A request the caller stops waiting for (its future dropped) is not an error: its
 //! span ends with [`semconv::CANCELLED`] set to `true`.
@@ -208,6 +211,38 @@ pub struct NoHooks;
 
 impl Hooks for NoHooks {}
 
+/// The longest value, in bytes, that the HTTP layers record for an attribute taken from the request
+/// or its error: `url.full`, `url.path`, `url.query`, `user_agent.original`, `server.address`,
+/// `client.address`, `http.request.method_original`, and the message of a failure (its
+/// `exception.message` and status description). A longer value is cut on a character boundary when
+/// it is recorded, before it reaches the thread's buffer, so that the memory a span holds does not
+/// depend on what a client sends. 2 KiB keeps real user agents and queries whole; values set by
+/// [`Hooks`] are the hook's own and are not cut.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(tracewire::http::MAX_REQUEST_VALUE_LENGTH, 2048);
+/// ```
+pub const MAX_REQUEST_VALUE_LENGTH: usize = 2048;
+
+/// `value` cut to [`MAX_REQUEST_VALUE_LENGTH`] bytes on a character boundary.
+pub(crate) fn capped(value: &str) -> &str {
+    if value.len() <= MAX_REQUEST_VALUE_LENGTH {
+        return value;
+    }
+    let mut end = MAX_REQUEST_VALUE_LENGTH;
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    &value[..end]
+}
+
+/// `value` capped, owned: what a request-controlled attribute records.
+pub(crate) fn capped_owned(value: &str) -> String {
+    capped(value).to_owned()
+}
+
 // ------------------------------------------------------------------------------------------------
 // Shared by the client and server layers
 
@@ -291,7 +326,7 @@ pub(crate) fn set_method(span: &Span, method: &Method) {
             span.set_attribute(semconv::HTTP_REQUEST_METHOD, semconv::OTHER_METHOD);
             span.set_attribute(
                 semconv::HTTP_REQUEST_METHOD_ORIGINAL,
-                method.as_str().to_owned(),
+                capped_owned(method.as_str()),
             );
         }
     }
@@ -331,6 +366,11 @@ pub(crate) fn record_failure(span: &Span, error_type: impl Into<Value>, message:
     if !span.is_recording() {
         return;
     }
+    let message = if message.len() > MAX_REQUEST_VALUE_LENGTH {
+        capped_owned(&message)
+    } else {
+        message
+    };
     span.set_attribute(semconv::ERROR_TYPE, error_type);
     span.add_event(
         "exception",
@@ -385,6 +425,19 @@ mod tests {
         assert_eq!(split_host_port("[::1]:443"), ("::1", Some(443)));
         assert_eq!(split_host_port("[::1]"), ("::1", None));
         assert_eq!(split_host_port("h:notaport"), ("h:notaport", None));
+    }
+
+    #[test]
+    fn long_values_are_cut_on_a_character_boundary() {
+        let short = "a".repeat(MAX_REQUEST_VALUE_LENGTH);
+        assert_eq!(capped(&short), short);
+        // 'é' is two bytes: the cut falls inside the last one and moves back before it.
+        let long = format!("{}é", "a".repeat(MAX_REQUEST_VALUE_LENGTH - 1));
+        assert_eq!(capped(&long).len(), MAX_REQUEST_VALUE_LENGTH - 1);
+        let huge = "€".repeat(MAX_REQUEST_VALUE_LENGTH);
+        let cut = capped(&huge);
+        assert!(cut.len() <= MAX_REQUEST_VALUE_LENGTH && cut.len() > MAX_REQUEST_VALUE_LENGTH - 3);
+        assert!(cut.chars().all(|c| c == '€'));
     }
 
     #[test]

@@ -11,7 +11,9 @@ use std::borrow::Cow;
 use http::{Extensions, HeaderMap, Method};
 use opentelemetry::trace::SpanKind;
 
-use super::{HttpSpan, NoPropagation, ResendCount, SpanName, method_name, semconv, set_method};
+use super::{
+    HttpSpan, NoPropagation, ResendCount, SpanName, capped_owned, method_name, semconv, set_method,
+};
 use crate::Context;
 
 /// Where a request goes, as the attributes of its span want it.
@@ -45,13 +47,18 @@ pub(crate) fn start<'a>(
         if let Some(host) = target.host {
             // An IPv6 literal is written without its brackets.
             let host = host.trim_start_matches('[').trim_end_matches(']');
-            span.set_attribute(semconv::SERVER_ADDRESS, host.to_owned());
+            span.set_attribute(semconv::SERVER_ADDRESS, capped_owned(host));
         }
         if let Some(port) = target.port {
             span.set_attribute(semconv::SERVER_PORT, i64::from(port));
         }
         if let Some(url) = target.url_full {
-            span.set_attribute(semconv::URL_FULL, url.into_owned());
+            let url = if url.len() > super::MAX_REQUEST_VALUE_LENGTH {
+                capped_owned(&url)
+            } else {
+                url.into_owned()
+            };
+            span.set_attribute(semconv::URL_FULL, url);
         }
         if let Some(ResendCount(count)) = extensions.get::<ResendCount>()
             && *count > 0

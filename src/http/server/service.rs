@@ -11,8 +11,8 @@ use tower_service::Service;
 use super::{ServerBody, ServerFuture};
 use crate::Span;
 use crate::http::{
-    Hooks, HttpSpan, NoHooks, RequestInfo, SpanName, method_name, protocol_version, redact_query,
-    semconv, set_method, split_host_port,
+    Hooks, HttpSpan, NoHooks, RequestInfo, SpanName, capped, capped_owned, method_name,
+    protocol_version, redact_query, semconv, set_method, split_host_port,
 };
 
 /// The service made by [`ServerLayer`](super::ServerLayer).
@@ -124,9 +124,11 @@ fn record_request<B>(span: &Span, request: &Request<B>) {
         span.update_name(format!("{} {route}", method_name(method)));
     }
     set_method(span, method);
-    span.set_attribute(semconv::URL_PATH, uri.path().to_owned());
+    span.set_attribute(semconv::URL_PATH, capped_owned(uri.path()));
     if let Some(query) = uri.query() {
-        span.set_attribute(semconv::URL_QUERY, redact_query(query).into_owned());
+        // Cut before redacting too, so that a huge query costs no more than a capped one.
+        let redacted = redact_query(capped(query));
+        span.set_attribute(semconv::URL_QUERY, capped_owned(&redacted));
     }
     let scheme = uri.scheme_str().unwrap_or("http");
     span.set_attribute(semconv::URL_SCHEME, scheme.to_owned());
@@ -140,7 +142,7 @@ fn record_request<B>(span: &Span, request: &Request<B>) {
         .or_else(|| header_str(headers, header::HOST));
     if let Some(authority) = authority {
         let (host, port) = split_host_port(authority);
-        span.set_attribute(semconv::SERVER_ADDRESS, host.to_owned());
+        span.set_attribute(semconv::SERVER_ADDRESS, capped_owned(host));
         let default_port = if scheme == "https" { 443 } else { 80 };
         span.set_attribute(
             semconv::SERVER_PORT,
@@ -148,10 +150,10 @@ fn record_request<B>(span: &Span, request: &Request<B>) {
         );
     }
     if let Some(client) = client_address(headers, extensions) {
-        span.set_attribute(semconv::CLIENT_ADDRESS, client);
+        span.set_attribute(semconv::CLIENT_ADDRESS, capped_owned(&client));
     }
     if let Some(agent) = header_str(headers, header::USER_AGENT) {
-        span.set_attribute(semconv::USER_AGENT_ORIGINAL, agent.to_owned());
+        span.set_attribute(semconv::USER_AGENT_ORIGINAL, capped_owned(agent));
     }
     if let Some(version) = protocol_version(request.version()) {
         span.set_attribute(semconv::NETWORK_PROTOCOL_VERSION, version);
