@@ -12,10 +12,13 @@
 //! right after [`force_flush`](crate::force_flush) returns, if no other thread ends spans meanwhile.
 
 pub(crate) mod capture;
-mod convert;
+pub(crate) mod convert;
+mod pipeline;
 pub(crate) mod policy;
 mod queue;
+mod retry;
 mod stats;
+pub(crate) mod supervise;
 pub(crate) mod worker;
 
 pub use stats::Stats;
@@ -127,6 +130,12 @@ pub(crate) struct GlobalCounters {
     pub(crate) dropped_shutdown: AtomicU64,
     pub(crate) export_requests: AtomicU64,
     pub(crate) export_errors: AtomicU64,
+    /// Re-sends of a batch after a retryable failure.
+    pub(crate) export_retries: AtomicU64,
+    /// Answers that asked the exporter to slow down.
+    pub(crate) export_throttled: AtomicU64,
+    /// Spans the collector refused through `partial_success`.
+    pub(crate) spans_rejected: AtomicU64,
     /// Spans ended where no thread buffer could take them (thread teardown).
     pub(crate) ended_unbuffered: AtomicU64,
     /// Finished spans held by the background thread or in rings, as last seen by it.
@@ -144,6 +153,9 @@ pub(crate) static GLOBAL: GlobalCounters = GlobalCounters {
     dropped_shutdown: AtomicU64::new(0),
     export_requests: AtomicU64::new(0),
     export_errors: AtomicU64::new(0),
+    export_retries: AtomicU64::new(0),
+    export_throttled: AtomicU64::new(0),
+    spans_rejected: AtomicU64::new(0),
     ended_unbuffered: AtomicU64::new(0),
     queued: AtomicU64::new(0),
     attributes_redacted: AtomicU64::new(0),

@@ -6,10 +6,12 @@ use super::{GlobalCounters, ThreadCounters};
 
 /// What tracewire has done since [`init`](crate::init).
 ///
-/// Every span that ends is, at any moment, exported, dropped for one counted reason, or queued:
+/// Every span that ends is, at any moment, exported, rejected by the collector, dropped for one
+/// counted reason, or queued:
 ///
 /// ```text
-/// spans_ended == spans_exported + dropped_buffer_full + dropped_export_failed + dropped_shutdown + queued
+/// spans_ended == spans_exported + spans_rejected
+///              + dropped_buffer_full + dropped_export_failed + dropped_shutdown + queued
 /// ```
 ///
 /// `queued` is the background thread's last look at its queue and the thread buffers, so the
@@ -44,14 +46,28 @@ pub struct Stats {
     /// Spans dropped because a thread buffer or the export queue (`OTEL_BSP_MAX_QUEUE_SIZE`) was
     /// full: the exporter could not keep up.
     pub dropped_buffer_full: u64,
-    /// Spans in export requests that failed (after the exporter's retries) or timed out.
+    /// Spans in batches given up (see `export_errors`), or that could not be sent because the
+    /// collector was unreachable and the queue full.
     pub dropped_export_failed: u64,
     /// Spans still queued when the shutdown deadline passed, or ended after shutdown.
     pub dropped_shutdown: u64,
-    /// Export requests made.
+    /// Batches sent: each counts once, however many times it was sent (re-sends are in
+    /// `export_retries`).
     pub export_requests: u64,
-    /// Export requests that failed.
+    /// Batches given up: refused for good by the collector, out of retries, lost with the
+    /// collector unreachable at shutdown, or failed in a user's exporter (or a panic in it or in
+    /// encoding). A request that succeeded on a retry is not an error.
     pub export_errors: u64,
+    /// Re-sends of a batch after a retryable failure (every attempt after the first): HTTP
+    /// 429/502/503/504, gRPC `UNAVAILABLE` or `RESOURCE_EXHAUSTED` with `RetryInfo`, or a collector
+    /// that could not be reached.
+    pub export_retries: u64,
+    /// Answers that asked the exporter to slow down: HTTP 429, HTTP 502/503/504 with
+    /// `Retry-After`, gRPC `RESOURCE_EXHAUSTED`/`UNAVAILABLE` with `RetryInfo`.
+    pub export_throttled: u64,
+    /// Spans the collector refused through `partial_success.rejected_spans`: counted here, not in
+    /// `spans_exported`. Its message goes to the diagnostics.
+    pub spans_rejected: u64,
     /// Spans ended but neither exported nor dropped yet.
     pub queued: u64,
     /// The last export error, if any.
@@ -65,6 +81,9 @@ pub struct Stats {
     /// tracewire's own diagnostic lines dropped, not written to standard error, because it was too
     /// slow (a full pipe) to take them.
     pub diagnostics_dropped: u64,
+    /// `Some(reason)` if the background thread ever stopped without a shutdown (recording is then
+    /// switched off); `None` otherwise.
+    pub worker_stopped: Option<String>,
 }
 
 impl Stats {
@@ -78,11 +97,15 @@ impl Stats {
         dropped_shutdown: 0,
         export_requests: 0,
         export_errors: 0,
+        export_retries: 0,
+        export_throttled: 0,
+        spans_rejected: 0,
         queued: 0,
         last_export_error: None,
         attributes_redacted: 0,
         span_names_normalized: 0,
         diagnostics_dropped: 0,
+        worker_stopped: None,
     };
 
     /// All spans dropped, whatever the reason.
@@ -111,6 +134,9 @@ impl Stats {
         self.dropped_shutdown += global.dropped_shutdown.load(Ordering::Relaxed);
         self.export_requests += global.export_requests.load(Ordering::Relaxed);
         self.export_errors += global.export_errors.load(Ordering::Relaxed);
+        self.export_retries += global.export_retries.load(Ordering::Relaxed);
+        self.export_throttled += global.export_throttled.load(Ordering::Relaxed);
+        self.spans_rejected += global.spans_rejected.load(Ordering::Relaxed);
         self.attributes_redacted += global.attributes_redacted.load(Ordering::Relaxed);
         self.span_names_normalized += global.span_names_normalized.load(Ordering::Relaxed);
         self.diagnostics_dropped += crate::diag::dropped_lines();
@@ -136,6 +162,11 @@ impl Stats {
                 .wrapping_sub(baseline.dropped_shutdown),
             export_requests: self.export_requests.wrapping_sub(baseline.export_requests),
             export_errors: self.export_errors.wrapping_sub(baseline.export_errors),
+            export_retries: self.export_retries.wrapping_sub(baseline.export_retries),
+            export_throttled: self
+                .export_throttled
+                .wrapping_sub(baseline.export_throttled),
+            spans_rejected: self.spans_rejected.wrapping_sub(baseline.spans_rejected),
             queued: 0,
             last_export_error: None,
             attributes_redacted: self
@@ -147,6 +178,7 @@ impl Stats {
             diagnostics_dropped: self
                 .diagnostics_dropped
                 .wrapping_sub(baseline.diagnostics_dropped),
+            worker_stopped: None,
         }
     }
 }

@@ -30,6 +30,7 @@
 //! | `OTEL_BSP_SCHEDULE_DELAY` | [`Config::with_schedule_delay`] | 5000 ms |
 //! | `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` | [`Config::with_max_export_batch_size`] | 512 |
 //! | `OTEL_BSP_EXPORT_TIMEOUT` | [`Config::with_batch_export_timeout`] | 30000 ms |
+//! | `OTEL_BSP_MAX_CONCURRENT_EXPORTS` | [`Config::with_max_concurrent_exports`] | 4 |
 //! | `OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`, `OTEL_ATTRIBUTE_COUNT_LIMIT` | [`Config::with_span_limits`] | 128 |
 //! | `OTEL_SPAN_EVENT_COUNT_LIMIT`, `OTEL_SPAN_LINK_COUNT_LIMIT` | [`Config::with_span_limits`] | 128 |
 //! | `OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT`, `OTEL_LINK_ATTRIBUTE_COUNT_LIMIT` | [`Config::with_span_limits`] | 128 |
@@ -84,6 +85,10 @@ pub const DEFAULT_SCHEDULE_DELAY: Duration = Duration::from_millis(5000);
 pub const DEFAULT_MAX_EXPORT_BATCH_SIZE: usize = 512;
 /// Default for [`Config::with_batch_export_timeout`] (`OTEL_BSP_EXPORT_TIMEOUT`).
 pub const DEFAULT_BATCH_EXPORT_TIMEOUT: Duration = Duration::from_millis(30_000);
+/// Default for [`Config::with_max_concurrent_exports`] (`OTEL_BSP_MAX_CONCURRENT_EXPORTS`).
+pub const DEFAULT_MAX_CONCURRENT_EXPORTS: usize = 4;
+/// The largest [`Config::with_max_concurrent_exports`] (`OTEL_BSP_MAX_CONCURRENT_EXPORTS`): 64.
+pub const MAX_CONCURRENT_EXPORTS: usize = 64;
 /// Default for [`Config::with_export_timeout`] (`OTEL_EXPORTER_OTLP_TIMEOUT`).
 pub const DEFAULT_OTLP_TIMEOUT: Duration = Duration::from_millis(10_000);
 /// Default for [`Config::with_shutdown_timeout`].
@@ -153,6 +158,7 @@ pub(crate) struct Layer {
     pub(crate) schedule_delay: Option<Duration>,
     pub(crate) max_export_batch_size: Option<usize>,
     pub(crate) batch_export_timeout: Option<Duration>,
+    pub(crate) max_concurrent_exports: Option<usize>,
     pub(crate) span_limits: Option<SpanLimits>,
     pub(crate) shutdown_timeout: Option<Duration>,
     pub(crate) thread_buffer_size: Option<usize>,
@@ -623,6 +629,23 @@ impl Config {
     /// ```
     pub fn with_batch_export_timeout(mut self, timeout: Duration) -> Self {
         self.code.batch_export_timeout = Some(timeout);
+        self
+    }
+
+    /// How many export requests may be in flight at once (`OTEL_BSP_MAX_CONCURRENT_EXPORTS`, the
+    /// name opentelemetry-rust's SDK uses). From 1 to [`MAX_CONCURRENT_EXPORTS`]; 4 by default.
+    ///
+    /// More requests in flight hide the collector's latency; while the collector asks to slow
+    /// down or cannot be reached, none (or one probe) is sent, whatever this says.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let config = tracewire::Config::default().with_max_concurrent_exports(2);
+    /// # drop(config);
+    /// ```
+    pub fn with_max_concurrent_exports(mut self, requests: usize) -> Self {
+        self.code.max_concurrent_exports = Some(requests);
         self
     }
 
