@@ -565,6 +565,17 @@ impl Worker {
                 self.retry_or_fail(batch, reason, last_attempt);
             }
             Outcome::Unreachable { reason } => {
+                let was_open = self.delivery.is_open();
+                if was_open {
+                    // A failed probe stands for every waiting batch: the oldest run out of
+                    // attempts and are given up, so a dead collector does not hold them forever.
+                    for expired in self.queue.expire(MAX_ATTEMPTS) {
+                        self.fail(
+                            expired.spans,
+                            format!("{reason} (collector unreachable, {MAX_ATTEMPTS} probes)"),
+                        );
+                    }
+                }
                 if self.delivery.unreachable(now, batch.attempts) {
                     diag!(
                         Warn,

@@ -83,6 +83,25 @@ impl BatchQueue {
         Some(batch)
     }
 
+    /// Counts one more attempt for every batch (a failed probe of an unreachable collector stood
+    /// for all of them) and takes out those that reached `max` attempts, oldest first.
+    pub(crate) fn expire(&mut self, max: u32) -> Vec<Batch> {
+        let mut expired = Vec::new();
+        let mut kept = VecDeque::with_capacity(self.batches.len());
+        for mut batch in self.batches.drain(..) {
+            batch.attempts += 1;
+            if batch.attempts >= max {
+                self.spans -= batch.spans;
+                self.bytes -= batch.bytes();
+                expired.push(batch);
+            } else {
+                kept.push_back(batch);
+            }
+        }
+        self.batches = kept;
+        expired
+    }
+
     /// Empties the queue; returns how many spans it held.
     pub(crate) fn clear(&mut self) -> usize {
         let spans = self.spans;
@@ -118,6 +137,20 @@ mod tests {
         assert_eq!(queue.pop().unwrap().spans, 2);
         assert!(queue.pop().is_none() && queue.is_empty());
         assert_eq!((queue.len(), queue.bytes()), (0, 0));
+    }
+
+    #[test]
+    fn expire_takes_out_the_batches_out_of_attempts() {
+        let mut queue = BatchQueue::default();
+        queue.push(batch(1, 10));
+        let mut old = batch(2, 20);
+        old.attempts = 3;
+        queue.push_front(old);
+        let expired = queue.expire(4);
+        assert_eq!(expired.len(), 1);
+        assert_eq!(expired[0].spans, 2);
+        assert_eq!((queue.len(), queue.bytes()), (1, 10));
+        assert_eq!(queue.pop().unwrap().attempts, 1);
     }
 
     #[test]

@@ -108,7 +108,14 @@ impl GrpcTransport {
         // its source; one sent by the collector does not.
         if let Some(source) = std::error::Error::source(status) {
             return Outcome::Unreachable {
-                reason: self.reason(format!("{text}: {}", error_chain(source))),
+                reason: self.reason({
+                    let chain = error_chain(source);
+                    if chain.contains(status.message()) {
+                        format!("gRPC status {:?}: {chain}", status.code())
+                    } else {
+                        format!("{text}: {chain}")
+                    }
+                }),
             };
         }
         let reason = self.reason(text);

@@ -91,11 +91,14 @@ impl HttpTransport {
             Ok(response) => response,
             Err(e) => {
                 // reqwest's messages quote the URL: without its credentials.
+                let reason = redact_in(error_chain(&e), &self.url);
+                crate::diag::diag!(
+                    Error,
+                    "OTLP/HTTP request to {} failed: {reason}",
+                    super::shown(&self.url)
+                );
                 return Outcome::Unreachable {
-                    reason: redact_in(
-                        format!("HTTP request failed: {}", error_chain(&e)),
-                        &self.url,
-                    ),
+                    reason: format!("HTTP request failed: {reason}"),
                 };
             }
         };
