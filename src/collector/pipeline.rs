@@ -33,6 +33,7 @@ const DRAIN_INTERVAL: Duration = Duration::from_millis(100);
 pub(crate) const MAX_QUEUE_BYTES: usize = 64 << 20;
 /// A request is sealed when its encoded spans reach this size, even below
 /// `max_export_batch_size` spans (collectors refuse requests above 4 MiB by default).
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 const MAX_REQUEST_BYTES: usize = 3 << 20;
 /// The shutdown's last attempt when the breaker is open.
 const LAST_ATTEMPT: Duration = Duration::from_millis(500);
@@ -152,6 +153,7 @@ impl Worker {
         let (reply, result, deadline) = self.serve(&sink, control).await;
         // Whatever time the shutdown deadline leaves, and no more.
         let left = deadline.saturating_duration_since(Instant::now());
+        #[allow(irrefutable_let_patterns)] // without OTLP, `Spans` is the only sink
         if let Sink::Spans(exporter) = &mut sink {
             let timeout = left.min(self.settings.export_timeout);
             match catch_panic_sync(|| exporter.shutdown_boxed(timeout)) {

@@ -10,10 +10,7 @@ use opentelemetry_sdk::trace::SpanData;
 #[derive(Debug)]
 pub(crate) enum Payload {
     /// An encoded `ExportTraceServiceRequest`, for tracewire's own OTLP transports.
-    #[cfg_attr(
-        not(any(feature = "otlp-grpc", feature = "otlp-http")),
-        allow(dead_code)
-    )]
+    #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
     Encoded(bytes::Bytes),
     /// Spans for an [`opentelemetry_sdk::trace::SpanExporter`] (console, none, a user's).
     Spans(Vec<SpanData>),
@@ -32,6 +29,7 @@ impl Batch {
     /// Its encoded size (0 for `SpanData`, whose size the span bound already bounds).
     pub(crate) fn bytes(&self) -> usize {
         match &self.payload {
+            #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
             Payload::Encoded(body) => body.len(),
             Payload::Spans(_) => 0,
         }
@@ -112,7 +110,7 @@ impl BatchQueue {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, any(feature = "otlp-grpc", feature = "otlp-http")))]
 mod tests {
     use super::*;
 

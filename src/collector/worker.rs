@@ -97,6 +97,7 @@ pub(crate) fn spawn(settings: Settings, exporter: ExporterSettings) -> Result<Ha
                     return;
                 }
             };
+            #[allow(irrefutable_let_patterns)] // without OTLP, `Spans` is the only sink
             if let Sink::Spans(exporter) = &mut sink {
                 exporter.set_resource_boxed(&settings.resource);
             }
