@@ -2,13 +2,14 @@
 //!
 //! Each thread that ends a span gets a bounded single-producer ring on first use and registers it
 //! (one lock, once per thread). Ending a span pushes into the ring: no lock, no system call; a full
-//! ring drops the span and counts it. The background [`worker`] drains every ring, converts the
-//! records to OTLP span data and exports them in batches.
+//! ring drops the span and counts it. The background [`worker`] drains every ring, encodes the
+//! records into OTLP requests (or `SpanData` for other exporters) and exports them in batches.
 //!
 //! # The invariant
 //!
 //! With `dropped = dropped_buffer_full + dropped_export_failed + dropped_shutdown`,
-//! `spans_ended == spans_exported + dropped + queued` holds whenever the background thread is idle:
+//! `spans_ended == spans_exported + spans_rejected + dropped + queued` holds whenever the background
+//! thread is idle:
 //! right after [`force_flush`](crate::force_flush) returns, if no other thread ends spans meanwhile.
 
 pub(crate) mod capture;

@@ -1,22 +1,33 @@
-//! The background thread: drains the thread buffers, batches, exports, answers flush and shutdown.
+//! The background thread: starts the export pipeline ([`pipeline`](super::pipeline)) on a runtime
+//! of its own, answers flush and shutdown.
 //!
 //! # When things happen
 //!
-//! - Every 100 ms, or sooner when a thread's buffer passes half full, the thread moves finished spans
-//!   from the thread buffers into its queue (at most `OTEL_BSP_MAX_QUEUE_SIZE`; what does not fit
-//!   waits in the thread buffers, and when those are full the spans are dropped and counted).
-//! - A batch is exported as soon as `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` spans are queued, else when
-//!   `OTEL_BSP_SCHEDULE_DELAY` has passed since the last export. One export runs at a time; it is
-//!   abandoned after `OTEL_BSP_EXPORT_TIMEOUT` and its spans counted as failed. The OTLP exporters
-//!   retry retryable errors (`UNAVAILABLE`, HTTP 429/502/503/504) with backoff within their own
-//!   timeout.
-//! - A flush exports everything that was queued or buffered when it arrived, then answers.
-//! - Shutdown flushes, shuts the exporter down and ends the thread; at its deadline, whatever is
-//!   left is counted as `dropped_shutdown`.
+//! - Every 100 ms, or sooner when a thread's buffer passes half full, the thread drains the thread
+//!   buffers: each record goes through the profile's policy stage, then is encoded at once into the
+//!   OTLP request being built (for console, none or a user's `SpanExporter`: converted to
+//!   `SpanData`). Spans held this way (being encoded, queued, retried, in flight) are at most
+//!   `OTEL_BSP_MAX_QUEUE_SIZE`, and queued requests at most 64 MiB; what does not fit waits in the
+//!   thread buffers, and when those are full the spans are dropped and counted.
+//! - A request is sealed when it holds `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` spans (or 3 MiB), else when
+//!   `OTEL_BSP_SCHEDULE_DELAY` has passed since the last one was sealed, or at a flush. Up to
+//!   `OTEL_BSP_MAX_CONCURRENT_EXPORTS` requests are in flight at once, while the rings keep being
+//!   drained; each attempt ends at `OTEL_BSP_EXPORT_TIMEOUT`.
+//! - OTLP outcomes are the worker's to act on: HTTP 429/502/503/504, gRPC `UNAVAILABLE` (and
+//!   `RESOURCE_EXHAUSTED` with `RetryInfo`) are retried after an exponential backoff with jitter, or
+//!   after the collector's `Retry-After`/`RetryInfo` delay, which holds back every request; a batch
+//!   is given up after four attempts. Three unreachable outcomes in a row (refused, reset, timed
+//!   out) open a circuit breaker: one probe at a time, at most every 5 s, and each failed probe
+//!   costs every waiting batch an attempt. Other answers fail the batch at once.
+//! - A flush exports everything that was queued or buffered when it arrived, then answers (an error
+//!   if a batch failed meanwhile).
+//! - Shutdown flushes, shuts the exporter down and ends the thread; with the breaker open it makes
+//!   one last short attempt and gives the rest up; at its deadline, whatever is left is counted as
+//!   `dropped_shutdown`.
 //!
 //! # Why a runtime of our own
 //!
-//! The thread runs a current-thread tokio runtime that only it drives. The exporters (tonic,
+//! The thread runs a current-thread tokio runtime that only it drives. The transports (tonic,
 //! reqwest) need a reactor; owning one means export works whether the application has no runtime, a
 //! current-thread runtime (where blocking on the application's runtime would deadlock) or a
 //! multi-thread one, and a slow collector never takes the application's worker threads.

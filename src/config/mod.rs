@@ -467,7 +467,8 @@ impl Config {
         self
     }
 
-    /// How long one OTLP request may take, retries included (`OTEL_EXPORTER_OTLP_TIMEOUT`).
+    /// How long one OTLP request (one attempt) may take, connecting included
+    /// (`OTEL_EXPORTER_OTLP_TIMEOUT`); retries are the background thread's, each bounded again.
     ///
     /// # Examples
     ///
@@ -481,10 +482,6 @@ impl Config {
     }
 
     /// Compression of OTLP requests (`OTEL_EXPORTER_OTLP_COMPRESSION`).
-    ///
-    /// One exception to "code wins": when this is not gzip, the OTLP exporter underneath
-    /// (opentelemetry-otlp) still applies `OTEL_EXPORTER_OTLP_(TRACES_)COMPRESSION=gzip` from the
-    /// process environment, as it cannot be told "none".
     ///
     /// # Examples
     ///
@@ -606,6 +603,10 @@ impl Config {
     /// at once, without waiting for the schedule delay. From 1 to [`MAX_EXPORT_BATCH_SIZE`], and
     /// not above the queue size.
     ///
+    /// Exactly: an OTLP request holds at most this many spans, and fewer when its encoded spans
+    /// reach 3 MiB first (collectors refuse requests above 4 MiB by default) or when the schedule
+    /// delay, a flush or shutdown seals it early. Every request holds at least one span.
+    ///
     /// # Examples
     ///
     /// ```
@@ -617,8 +618,10 @@ impl Config {
         self
     }
 
-    /// How long one export may take before it is abandoned and its spans counted as dropped
-    /// (`OTEL_BSP_EXPORT_TIMEOUT`).
+    /// How long one export attempt may take (`OTEL_BSP_EXPORT_TIMEOUT`); for OTLP a timed-out
+    /// attempt counts as "unreachable" and is retried (see [`Stats::export_retries`](crate::Stats));
+    /// for other exporters the batch is counted as dropped. Also the default deadline of
+    /// [`force_flush`](crate::force_flush).
     ///
     /// # Examples
     ///
