@@ -18,15 +18,6 @@ pub(crate) struct Conversion {
 impl Conversion {
     /// Converts a record; its extras box, emptied, comes back for reuse.
     pub(crate) fn convert(&self, record: SpanRecord) -> (SpanData, Option<Box<Extras>>) {
-        self.convert_with(record, &self.clock)
-    }
-
-    /// [`convert`](Self::convert) with another clock than the conversion's own.
-    pub(crate) fn convert_with(
-        &self,
-        record: SpanRecord,
-        clock: &Converter,
-    ) -> (SpanData, Option<Box<Extras>>) {
         let SpanRecord { ctx, rec, end } = record;
         let mut data = SpanData {
             span_context: ctx.to_otel(),
@@ -34,8 +25,8 @@ impl Conversion {
             parent_span_is_remote: rec.parent_remote,
             span_kind: rec.kind,
             name: rec.name,
-            start_time: clock.to_system_time(rec.start),
-            end_time: clock.to_system_time(end),
+            start_time: self.clock.to_system_time(rec.start),
+            end_time: self.clock.to_system_time(end),
             attributes: Vec::new(),
             dropped_attributes_count: 0,
             events: SpanEvents::default(),
@@ -62,7 +53,7 @@ impl Conversion {
                 let dropped = self.cap(&mut attributes, self.limits.max_attributes_per_event);
                 Event::new(
                     event.name,
-                    clock.to_system_time(event.at),
+                    self.clock.to_system_time(event.at),
                     attributes,
                     dropped,
                 )

@@ -6,7 +6,7 @@
 
 pub mod console;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
-pub(crate) mod encode_reference;
+pub(crate) mod encode;
 #[cfg(feature = "testing")]
 pub mod memory;
 pub(crate) mod settings;
@@ -14,12 +14,6 @@ pub(crate) mod settings;
 pub(crate) mod tls;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub(crate) mod transport;
-
-/// The encoder of OTLP requests. Until the fast encoder lands, the reference one.
-#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
-pub(crate) mod encode {
-    pub(crate) use super::encode_reference::Encoder;
-}
 
 use std::future::Future;
 use std::pin::Pin;
