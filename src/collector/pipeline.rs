@@ -261,6 +261,7 @@ impl Worker {
             payload,
             spans,
             attempts: 0,
+            sent: false,
         });
     }
 
@@ -339,11 +340,12 @@ impl Worker {
 
     /// Starts sending `batch`, each attempt bounded by `timeout`.
     fn launch<'s>(&mut self, sink: &'s Sink, mut batch: Batch, timeout: Duration) -> Flight<'s> {
-        if batch.attempts > 0 {
+        if batch.sent {
             GLOBAL.export_retries.fetch_add(1, Ordering::Relaxed);
         } else {
             GLOBAL.export_requests.fetch_add(1, Ordering::Relaxed);
         }
+        batch.sent = true;
         batch.attempts += 1;
         self.in_flight += batch.spans;
         self.in_flight_bytes += batch.bytes();
@@ -432,7 +434,7 @@ impl Worker {
                     self.delivery.release();
                 } else if flights.is_empty() {
                     // The last attempt failed: what is drained now is given up at once.
-                    self.seal_and_fail_filling(0, "the collector cannot be reached at shutdown");
+                    self.fail_everything("the collector cannot be reached at shutdown");
                 }
             }
             // While the breaker is open, one request at a time probes the endpoint.
@@ -572,10 +574,13 @@ impl Worker {
                     // A failed probe stands for every waiting batch: the oldest run out of
                     // attempts and are given up, so a dead collector does not hold them forever.
                     for expired in self.queue.expire(MAX_ATTEMPTS) {
-                        self.fail(
-                            expired.spans,
-                            format!("{reason} (collector unreachable, {MAX_ATTEMPTS} probes)"),
-                        );
+                        let message =
+                            format!("{reason} (collector unreachable, {MAX_ATTEMPTS} probes)");
+                        if expired.sent {
+                            self.fail(expired.spans, message);
+                        } else {
+                            self.give_up(expired.spans, message);
+                        }
                     }
                 }
                 if self.delivery.unreachable(now, batch.attempts) {
@@ -589,8 +594,7 @@ impl Worker {
                 self.retry_or_fail(batch, reason, last_attempt);
                 if last_attempt && self.delivery.is_open() {
                     // The last attempt failed: give up everything queued.
-                    let left = self.queue.clear();
-                    self.seal_and_fail_filling(left, "the collector cannot be reached at shutdown");
+                    self.fail_everything("the collector cannot be reached at shutdown");
                 }
             }
             Outcome::Failed { reason } => {
@@ -617,16 +621,20 @@ impl Worker {
         }
     }
 
-    /// Counts `queued` spans dropped from the queue, and the batch being filled, as failed.
-    fn seal_and_fail_filling(&mut self, queued: usize, reason: &str) {
-        let filling = self.filling_spans();
-        if filling > 0 {
-            self.seal();
+    /// Counts every queued batch, and the one being filled, as failed (an export error for each
+    /// batch that was ever sent).
+    fn fail_everything(&mut self, reason: &str) {
+        self.seal();
+        let mut unsent = 0;
+        while let Some(batch) = self.queue.pop() {
+            if batch.sent {
+                self.fail(batch.spans, reason.to_owned());
+            } else {
+                unsent += batch.spans;
+            }
         }
-        let filling = self.queue.clear();
-        let total = queued + filling;
-        if total > 0 {
-            self.fail(total, reason.to_owned());
+        if unsent > 0 {
+            self.give_up(unsent, reason.to_owned());
         }
     }
 
@@ -636,9 +644,16 @@ impl Worker {
         }
     }
 
-    /// Counts `spans` as failed; the failure is remembered for the flushes waiting.
+    /// Counts `spans` of a batch that was sent as failed (an export error); the failure is
+    /// remembered for the flushes waiting.
     fn fail(&mut self, spans: usize, message: String) {
         GLOBAL.export_errors.fetch_add(1, Ordering::Relaxed);
+        self.give_up(spans, message);
+    }
+
+    /// Counts `spans` as failed without an export error (they were never sent: the collector
+    /// stayed unreachable); the failure is remembered for the flushes waiting.
+    fn give_up(&mut self, spans: usize, message: String) {
         GLOBAL
             .dropped_export_failed
             .fetch_add(spans as u64, Ordering::Relaxed);

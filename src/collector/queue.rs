@@ -21,8 +21,11 @@ pub(crate) enum Payload {
 pub(crate) struct Batch {
     pub(crate) payload: Payload,
     pub(crate) spans: usize,
-    /// Requests made with it so far.
+    /// Attempts so far: its requests, plus the failed probes of an unreachable collector made
+    /// while it waited (see [`BatchQueue::expire`]).
     pub(crate) attempts: u32,
+    /// Whether a request was ever made with it.
+    pub(crate) sent: bool,
 }
 
 impl Batch {
@@ -119,6 +122,7 @@ mod tests {
             payload: Payload::Encoded(bytes::Bytes::from(vec![0; bytes])),
             spans,
             attempts: 0,
+            sent: false,
         }
     }
 
