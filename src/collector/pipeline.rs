@@ -274,7 +274,12 @@ impl Worker {
         }
         self.conversion.clock.refresh();
         let batch_size = self.settings.max_export_batch_size.max(1);
-        let mut room = self.settings.max_queue_size.saturating_sub(self.held());
+        // In flight requests are out of the queue (as one batch in flight was before several
+        // were): they are bounded by `max_concurrent_exports × max_export_batch_size`.
+        let mut room = self
+            .settings
+            .max_queue_size
+            .saturating_sub(self.filling_spans() + self.queue.len());
         if self.queue.bytes() + self.in_flight_bytes >= MAX_QUEUE_BYTES {
             room = 0;
         }

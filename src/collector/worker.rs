@@ -6,9 +6,10 @@
 //! - Every 100 ms, or sooner when a thread's buffer passes half full, the thread drains the thread
 //!   buffers: each record goes through the profile's policy stage, then is encoded at once into the
 //!   OTLP request being built (for console, none or a user's `SpanExporter`: converted to
-//!   `SpanData`). Spans held this way (being encoded, queued, retried, in flight) are at most
-//!   `OTEL_BSP_MAX_QUEUE_SIZE`, and queued requests at most 64 MiB; what does not fit waits in the
-//!   thread buffers, and when those are full the spans are dropped and counted.
+//!   `SpanData`). Spans held this way (being encoded, queued, waiting for a retry) are at most
+//!   `OTEL_BSP_MAX_QUEUE_SIZE`, plus those in flight, and requests queued or in flight at most
+//!   64 MiB; what does not fit waits in the thread buffers, and when those are full the spans are
+//!   dropped and counted.
 //! - A request is sealed when it holds `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` spans (or 3 MiB), else when
 //!   `OTEL_BSP_SCHEDULE_DELAY` has passed since the last one was sealed, or at a flush. Up to
 //!   `OTEL_BSP_MAX_CONCURRENT_EXPORTS` requests are in flight at once, while the rings keep being
