@@ -20,6 +20,10 @@ const PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
 /// How long a ping may go unanswered before the connection is dropped.
 const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(5);
+/// HTTP/2 flow-control windows: h2's default (64 KiB) makes a request of a few hundred KiB wait a
+/// round trip for every 64 KiB; these let several requests in flight go out at once.
+const STREAM_WINDOW: u32 = 4 << 20;
+const CONNECTION_WINDOW: u32 = 16 << 20;
 
 /// One gRPC destination: a lazily connecting channel (cheap to clone) and the request metadata.
 #[derive(Debug, Clone)]
@@ -51,6 +55,8 @@ impl GrpcTransport {
             .connect_timeout(settings.timeout)
             .timeout(settings.timeout)
             .tcp_nodelay(true)
+            .initial_stream_window_size(STREAM_WINDOW)
+            .initial_connection_window_size(CONNECTION_WINDOW)
             .http2_keep_alive_interval(KEEPALIVE_INTERVAL)
             .keep_alive_timeout(KEEPALIVE_TIMEOUT)
             .keep_alive_while_idle(true);
