@@ -2,8 +2,8 @@
 //!
 //! Each thread that ends a span gets a bounded single-producer ring on first use and registers it
 //! (one lock, once per ring). Ending a span pushes into the ring: no lock, no system call; a full
-//! ring drops the span and counts it. The background [`worker`] drains every ring, converts the
-//! records to OTLP span data and exports them in batches.
+//! ring drops the span and counts it. The background [`worker`] drains every ring, encodes the
+//! records into OTLP requests (or `SpanData` for other exporters) and exports them in batches.
 //!
 //! # Memory
 //!
@@ -24,13 +24,16 @@
 //! # The invariant
 //!
 //! With `dropped = dropped_buffer_full + dropped_export_failed + dropped_shutdown`,
-//! `spans_ended == spans_exported + dropped + queued` holds whenever the background thread is idle:
+//! `spans_ended == spans_exported + spans_rejected + dropped + queued` holds whenever the background
+//! thread is idle:
 //! right after [`force_flush`](crate::force_flush) returns, if no other thread ends spans meanwhile.
 
 pub(crate) mod capture;
-mod convert;
+pub(crate) mod convert;
+mod pipeline;
 pub(crate) mod policy;
 mod queue;
+mod retry;
 mod stats;
 pub(crate) mod supervise;
 pub(crate) mod worker;
@@ -174,6 +177,12 @@ pub(crate) struct GlobalCounters {
     pub(crate) dropped_shutdown: AtomicU64,
     pub(crate) export_requests: AtomicU64,
     pub(crate) export_errors: AtomicU64,
+    /// Re-sends of a batch after a retryable failure.
+    pub(crate) export_retries: AtomicU64,
+    /// Answers that asked the exporter to slow down.
+    pub(crate) export_throttled: AtomicU64,
+    /// Spans the collector refused through `partial_success`.
+    pub(crate) spans_rejected: AtomicU64,
     /// Spans ended where no thread buffer could take them (thread teardown).
     pub(crate) ended_unbuffered: AtomicU64,
     /// Spans discarded from the rings of exited threads while the export queue was full.
@@ -193,6 +202,9 @@ pub(crate) static GLOBAL: GlobalCounters = GlobalCounters {
     dropped_shutdown: AtomicU64::new(0),
     export_requests: AtomicU64::new(0),
     export_errors: AtomicU64::new(0),
+    export_retries: AtomicU64::new(0),
+    export_throttled: AtomicU64::new(0),
+    spans_rejected: AtomicU64::new(0),
     ended_unbuffered: AtomicU64::new(0),
     dropped_reclaimed: AtomicU64::new(0),
     queued: AtomicU64::new(0),

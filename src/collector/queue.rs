@@ -1,121 +1,166 @@
-//! The export queue, kept as ready-made batches so that no span is moved again on its way out.
+//! The export queue: sealed batches, oldest first, each ready to send as it is (an encoded OTLP
+//! request, or the `SpanData` of a user's exporter), so no span is moved or encoded again on its
+//! way out, retries included.
 
 use std::collections::VecDeque;
 
 use opentelemetry_sdk::trace::SpanData;
 
-/// Spans waiting for export, in batches of at most `batch_size`.
+/// What a batch carries.
 #[derive(Debug)]
+pub(crate) enum Payload {
+    /// An encoded `ExportTraceServiceRequest`, for tracewire's own OTLP transports.
+    #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+    Encoded(bytes::Bytes),
+    /// Spans for an [`opentelemetry_sdk::trace::SpanExporter`] (console, none, a user's).
+    Spans(Vec<SpanData>),
+}
+
+/// One batch: one export request.
+#[derive(Debug)]
+pub(crate) struct Batch {
+    pub(crate) payload: Payload,
+    pub(crate) spans: usize,
+    /// Attempts so far: its requests, plus the failed probes of an unreachable collector made
+    /// while it waited (see [`BatchQueue::expire`]).
+    pub(crate) attempts: u32,
+    /// Whether a request was ever made with it.
+    pub(crate) sent: bool,
+}
+
+impl Batch {
+    /// Its encoded size (0 for `SpanData`, whose size the span bound already bounds).
+    pub(crate) fn bytes(&self) -> usize {
+        match &self.payload {
+            #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+            Payload::Encoded(body) => body.len(),
+            Payload::Spans(_) => 0,
+        }
+    }
+}
+
+/// Sealed batches waiting to be sent, oldest first.
+#[derive(Debug, Default)]
 pub(crate) struct BatchQueue {
-    batch_size: usize,
-    /// Full batches, oldest first.
-    full: VecDeque<Vec<SpanData>>,
-    /// The batch being filled.
-    filling: Vec<SpanData>,
-    len: usize,
+    batches: VecDeque<Batch>,
+    spans: usize,
+    bytes: usize,
 }
 
 impl BatchQueue {
-    pub(crate) fn new(batch_size: usize) -> BatchQueue {
-        let batch_size = batch_size.max(1);
-        BatchQueue {
-            batch_size,
-            full: VecDeque::new(),
-            filling: Vec::new(),
-            len: 0,
-        }
+    /// Spans in the queue.
+    pub(crate) fn len(&self) -> usize {
+        self.spans
     }
 
-    pub(crate) fn len(&self) -> usize {
-        self.len
+    /// Encoded bytes in the queue.
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.len == 0
+        self.batches.is_empty()
     }
 
-    /// Whether a full batch is waiting.
-    pub(crate) fn has_full_batch(&self) -> bool {
-        !self.full.is_empty()
+    /// Adds a newly sealed batch at the back.
+    pub(crate) fn push(&mut self, batch: Batch) {
+        self.spans += batch.spans;
+        self.bytes += batch.bytes();
+        self.batches.push_back(batch);
     }
 
-    pub(crate) fn push(&mut self, span: SpanData) {
-        if self.filling.capacity() == 0 {
-            self.filling.reserve_exact(self.batch_size);
-        }
-        self.filling.push(span);
-        self.len += 1;
-        if self.filling.len() >= self.batch_size {
-            self.full.push_back(std::mem::take(&mut self.filling));
-        }
+    /// Puts a batch to retry back at the front: it goes out before newer ones.
+    pub(crate) fn push_front(&mut self, batch: Batch) {
+        self.spans += batch.spans;
+        self.bytes += batch.bytes();
+        self.batches.push_front(batch);
     }
 
-    /// The oldest batch, full or not; `None` when empty.
-    pub(crate) fn pop_batch(&mut self) -> Option<Vec<SpanData>> {
-        let batch = match self.full.pop_front() {
-            Some(batch) => batch,
-            None if !self.filling.is_empty() => std::mem::take(&mut self.filling),
-            None => return None,
-        };
-        self.len -= batch.len();
+    /// The oldest batch; `None` when empty.
+    pub(crate) fn pop(&mut self) -> Option<Batch> {
+        let batch = self.batches.pop_front()?;
+        self.spans -= batch.spans;
+        self.bytes -= batch.bytes();
         Some(batch)
+    }
+
+    /// Counts one more attempt for every batch (a failed probe of an unreachable collector stood
+    /// for all of them) and takes out those that reached `max` attempts, oldest first.
+    pub(crate) fn expire(&mut self, max: u32) -> Vec<Batch> {
+        let mut expired = Vec::new();
+        let mut kept = VecDeque::with_capacity(self.batches.len());
+        for mut batch in self.batches.drain(..) {
+            batch.attempts += 1;
+            if batch.attempts >= max {
+                self.spans -= batch.spans;
+                self.bytes -= batch.bytes();
+                expired.push(batch);
+            } else {
+                kept.push_back(batch);
+            }
+        }
+        self.batches = kept;
+        expired
     }
 
     /// Empties the queue; returns how many spans it held.
     pub(crate) fn clear(&mut self) -> usize {
-        let len = self.len;
-        self.full.clear();
-        self.filling.clear();
-        self.len = 0;
-        len
+        let spans = self.spans;
+        self.batches.clear();
+        self.spans = 0;
+        self.bytes = 0;
+        spans
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, any(feature = "otlp-grpc", feature = "otlp-http")))]
 mod tests {
     use super::*;
 
-    fn span(name: &'static str) -> SpanData {
-        SpanData {
-            span_context: opentelemetry::trace::SpanContext::empty_context(),
-            parent_span_id: opentelemetry::trace::SpanId::INVALID,
-            parent_span_is_remote: false,
-            span_kind: opentelemetry::trace::SpanKind::Internal,
-            name: name.into(),
-            start_time: std::time::UNIX_EPOCH,
-            end_time: std::time::UNIX_EPOCH,
-            attributes: Vec::new(),
-            dropped_attributes_count: 0,
-            events: Default::default(),
-            links: Default::default(),
-            status: opentelemetry::trace::Status::Unset,
-            instrumentation_scope: Default::default(),
+    fn batch(spans: usize, bytes: usize) -> Batch {
+        Batch {
+            payload: Payload::Encoded(bytes::Bytes::from(vec![0; bytes])),
+            spans,
+            attempts: 0,
+            sent: false,
         }
     }
 
     #[test]
-    fn batches_come_out_in_order_and_full_first() {
-        let mut queue = BatchQueue::new(2);
-        for name in ["a", "b", "c"] {
-            queue.push(span(name));
-        }
-        assert_eq!(queue.len(), 3);
-        assert!(queue.has_full_batch());
-        let names = |batch: Vec<SpanData>| batch.into_iter().map(|s| s.name).collect::<Vec<_>>();
-        assert_eq!(names(queue.pop_batch().unwrap()), ["a", "b"]);
-        assert!(!queue.has_full_batch());
-        assert_eq!(names(queue.pop_batch().unwrap()), ["c"]);
-        assert!(queue.pop_batch().is_none());
-        assert!(queue.is_empty());
+    fn batches_come_out_in_order_retries_first() {
+        let mut queue = BatchQueue::default();
+        queue.push(batch(1, 10));
+        queue.push(batch(2, 20));
+        assert_eq!((queue.len(), queue.bytes()), (3, 30));
+        let first = queue.pop().unwrap();
+        assert_eq!(first.spans, 1);
+        queue.push_front(first);
+        assert_eq!(queue.pop().unwrap().spans, 1);
+        assert_eq!(queue.pop().unwrap().spans, 2);
+        assert!(queue.pop().is_none() && queue.is_empty());
+        assert_eq!((queue.len(), queue.bytes()), (0, 0));
+    }
+
+    #[test]
+    fn expire_takes_out_the_batches_out_of_attempts() {
+        let mut queue = BatchQueue::default();
+        queue.push(batch(1, 10));
+        let mut old = batch(2, 20);
+        old.attempts = 3;
+        queue.push_front(old);
+        let expired = queue.expire(4);
+        assert_eq!(expired.len(), 1);
+        assert_eq!(expired[0].spans, 2);
+        assert_eq!((queue.len(), queue.bytes()), (1, 10));
+        assert_eq!(queue.pop().unwrap().attempts, 1);
     }
 
     #[test]
     fn clear_counts_what_it_dropped() {
-        let mut queue = BatchQueue::new(2);
-        for name in ["a", "b", "c"] {
-            queue.push(span(name));
-        }
-        assert_eq!(queue.clear(), 3);
-        assert!(queue.is_empty() && queue.pop_batch().is_none());
+        let mut queue = BatchQueue::default();
+        queue.push(batch(3, 1));
+        queue.push(batch(4, 1));
+        assert_eq!(queue.clear(), 7);
+        assert!(queue.is_empty() && queue.bytes() == 0);
     }
 }

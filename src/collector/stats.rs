@@ -6,10 +6,12 @@ use super::{GlobalCounters, ThreadCounters};
 
 /// What tracewire has done since [`init`](crate::init).
 ///
-/// Every span that ends is, at any moment, exported, dropped for one counted reason, or queued:
+/// Every span that ends is, at any moment, exported, rejected by the collector, dropped for one
+/// counted reason, or queued:
 ///
 /// ```text
-/// spans_ended == spans_exported + dropped_buffer_full + dropped_export_failed + dropped_shutdown + queued
+/// spans_ended == spans_exported + spans_rejected
+///              + dropped_buffer_full + dropped_export_failed + dropped_shutdown + queued
 /// ```
 ///
 /// `queued` is the background thread's last look at its queue and the thread buffers, so the
@@ -45,15 +47,29 @@ pub struct Stats {
     /// full: the exporter could not keep up. This includes the spans left in the buffers of exited
     /// threads, discarded while the export queue was full.
     pub dropped_buffer_full: u64,
-    /// Spans in export requests that failed (after the exporter's retries) or timed out.
+    /// Spans in batches given up (see `export_errors`), or that could not be sent because the
+    /// collector was unreachable and the queue full.
     pub dropped_export_failed: u64,
     /// Spans still queued when the shutdown deadline passed, ended after shutdown, or held by the
     /// background thread when it stopped (see `worker_stopped`).
     pub dropped_shutdown: u64,
-    /// Export requests made.
+    /// Batches sent: each counts once, however many times it was sent (re-sends are in
+    /// `export_retries`).
     pub export_requests: u64,
-    /// Export requests that failed.
+    /// Batches given up: refused for good by the collector, out of retries, lost with the
+    /// collector unreachable at shutdown, or failed in a user's exporter (or a panic in it or in
+    /// encoding). A request that succeeded on a retry is not an error.
     pub export_errors: u64,
+    /// Re-sends of a batch after a retryable failure (every attempt after the first): HTTP
+    /// 429/502/503/504, gRPC `UNAVAILABLE` or `RESOURCE_EXHAUSTED` with `RetryInfo`, or a collector
+    /// that could not be reached.
+    pub export_retries: u64,
+    /// Answers that asked the exporter to slow down: HTTP 429, HTTP 502/503/504 with
+    /// `Retry-After`, gRPC `RESOURCE_EXHAUSTED`/`UNAVAILABLE` with `RetryInfo`.
+    pub export_throttled: u64,
+    /// Spans the collector refused through `partial_success.rejected_spans`: counted here, not in
+    /// `spans_exported`. Its message goes to the diagnostics.
+    pub spans_rejected: u64,
     /// Spans ended but neither exported nor dropped yet.
     pub queued: u64,
     /// The last export error, if any.
@@ -84,6 +100,9 @@ impl Stats {
         dropped_shutdown: 0,
         export_requests: 0,
         export_errors: 0,
+        export_retries: 0,
+        export_throttled: 0,
+        spans_rejected: 0,
         queued: 0,
         last_export_error: None,
         attributes_redacted: 0,
@@ -106,7 +125,7 @@ impl Stats {
     /// Spans ended and not yet settled by any outcome of the invariant: what `queued` should be.
     pub(crate) fn unsettled(&self) -> u64 {
         self.spans_ended
-            .saturating_sub(self.spans_exported + self.dropped())
+            .saturating_sub(self.spans_exported + self.spans_rejected + self.dropped())
     }
 
     pub(crate) fn add_thread(&mut self, counters: &ThreadCounters) {
@@ -125,6 +144,9 @@ impl Stats {
         self.dropped_shutdown += global.dropped_shutdown.load(Ordering::Relaxed);
         self.export_requests += global.export_requests.load(Ordering::Relaxed);
         self.export_errors += global.export_errors.load(Ordering::Relaxed);
+        self.export_retries += global.export_retries.load(Ordering::Relaxed);
+        self.export_throttled += global.export_throttled.load(Ordering::Relaxed);
+        self.spans_rejected += global.spans_rejected.load(Ordering::Relaxed);
         self.attributes_redacted += global.attributes_redacted.load(Ordering::Relaxed);
         self.span_names_normalized += global.span_names_normalized.load(Ordering::Relaxed);
         self.diagnostics_dropped += crate::diag::dropped_lines();
@@ -150,6 +172,11 @@ impl Stats {
                 .wrapping_sub(baseline.dropped_shutdown),
             export_requests: self.export_requests.wrapping_sub(baseline.export_requests),
             export_errors: self.export_errors.wrapping_sub(baseline.export_errors),
+            export_retries: self.export_retries.wrapping_sub(baseline.export_retries),
+            export_throttled: self
+                .export_throttled
+                .wrapping_sub(baseline.export_throttled),
+            spans_rejected: self.spans_rejected.wrapping_sub(baseline.spans_rejected),
             queued: 0,
             last_export_error: None,
             attributes_redacted: self

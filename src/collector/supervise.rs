@@ -18,11 +18,6 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
-use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
-use opentelemetry_sdk::trace::SpanData;
-
-use crate::export::DynExporter;
-
 /// Runs `f` to completion; a panic while it is polled, or while it is dropped, becomes
 /// `Err(message)` (the panic's `&str` or `String` payload, or a generic text) instead of unwinding
 /// into the caller.
@@ -36,16 +31,10 @@ pub(crate) async fn catch_panic<F: Future>(f: F) -> Result<F::Output, String> {
     .await
 }
 
-/// Exports `batch` with `exporter`; a panic (in `export` itself or in the future it returns) is an
-/// export error, so that the batch counts as failed and the worker goes on.
-pub(crate) async fn export(exporter: &dyn DynExporter, batch: Vec<SpanData>) -> OTelSdkResult {
-    catch_panic(async move { exporter.export_boxed(batch).await })
-        .await
-        .unwrap_or_else(|message| {
-            Err(OTelSdkError::InternalFailure(format!(
-                "the exporter panicked: {message}"
-            )))
-        })
+/// Runs `f`; a panic inside it (or in dropping what it returns on the way out) becomes
+/// `Err(message)` instead of unwinding into the caller.
+pub(crate) fn catch_panic_sync<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    catch_unwind(AssertUnwindSafe(f)).map_err(panic_message)
 }
 
 /// The future behind [`catch_panic`]. The inner future is boxed so that it can be dropped early,
@@ -175,5 +164,14 @@ mod tests {
         // A panic whose payload panics when dropped.
         let caught = block_on(catch_panic(async { std::panic::panic_any(PanicsOnDrop) }));
         assert!(caught.is_err());
+    }
+
+    #[test]
+    fn a_sync_panic_becomes_its_message() {
+        assert_eq!(catch_panic_sync(|| 7), Ok(7));
+        assert_eq!(
+            catch_panic_sync(|| -> u8 { panic!("sync {}", 1) }),
+            Err("sync 1".to_owned())
+        );
     }
 }

@@ -1,62 +1,61 @@
-//! The background thread: drains the thread buffers, batches, exports, answers flush and shutdown.
+//! The background thread: starts the export pipeline ([`pipeline`](super::pipeline)) on a runtime
+//! of its own, answers flush and shutdown.
 //!
 //! # When things happen
 //!
-//! - Every 100 ms, or sooner when a thread's buffer passes half full, the thread moves finished spans
-//!   from the thread buffers into its queue (at most `OTEL_BSP_MAX_QUEUE_SIZE`; what does not fit
-//!   waits in the thread buffers, and when those are full the spans are dropped and counted).
-//! - A batch is exported as soon as `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` spans are queued, else when
-//!   `OTEL_BSP_SCHEDULE_DELAY` has passed since the last export. One export runs at a time; it is
-//!   abandoned after `OTEL_BSP_EXPORT_TIMEOUT` and its spans counted as failed. The OTLP exporters
-//!   retry retryable errors (`UNAVAILABLE`, HTTP 429/502/503/504) with backoff within their own
-//!   timeout.
-//! - A flush exports everything that was queued or buffered when it arrived, then answers.
-//! - Shutdown flushes, shuts the exporter down and ends the thread; at its deadline, whatever is
-//!   left is counted as `dropped_shutdown`.
+//! - Every 100 ms, or sooner when a thread's buffer passes half full, the thread drains the thread
+//!   buffers: each record goes through the profile's policy stage, then is encoded at once into the
+//!   OTLP request being built (for console, none or a user's `SpanExporter`: converted to
+//!   `SpanData`). Spans held this way (being encoded, queued, waiting for a retry) are at most
+//!   `OTEL_BSP_MAX_QUEUE_SIZE`, plus those in flight, and requests queued or in flight at most
+//!   64 MiB; what does not fit waits in the thread buffers, and when those are full the spans are
+//!   dropped and counted.
+//! - A request is sealed when it holds `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` spans (or 3 MiB), else when
+//!   `OTEL_BSP_SCHEDULE_DELAY` has passed since the last one was sealed, or at a flush. Up to
+//!   `OTEL_BSP_MAX_CONCURRENT_EXPORTS` requests are in flight at once, while the rings keep being
+//!   drained; each attempt ends at `OTEL_BSP_EXPORT_TIMEOUT`.
+//! - OTLP outcomes are the worker's to act on: HTTP 429/502/503/504, gRPC `UNAVAILABLE` (and
+//!   `RESOURCE_EXHAUSTED` with `RetryInfo`) are retried after an exponential backoff with jitter, or
+//!   after the collector's `Retry-After`/`RetryInfo` delay, which holds back every request; a batch
+//!   is given up after four attempts. Three unreachable outcomes in a row (refused, reset, timed
+//!   out) open a circuit breaker: one probe at a time, at most every 5 s, and each failed probe
+//!   costs every waiting batch an attempt. Other answers fail the batch at once.
+//! - A flush exports everything that was queued or buffered when it arrived, then answers (an error
+//!   if a batch failed meanwhile).
+//! - Shutdown flushes, shuts the exporter down and ends the thread; with the breaker open it makes
+//!   one last short attempt and gives the rest up; at its deadline, whatever is left is counted as
+//!   `dropped_shutdown`.
 //!
 //! # Why a runtime of our own
 //!
-//! The thread runs a current-thread tokio runtime that only it drives. The exporters (tonic,
+//! The thread runs a current-thread tokio runtime that only it drives. The transports (tonic,
 //! reqwest) need a reactor; owning one means export works whether the application has no runtime, a
 //! current-thread runtime (where blocking on the application's runtime would deadlock) or a
 //! multi-thread one, and a slow collector never takes the application's worker threads.
 
-use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{RecvTimeoutError, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use opentelemetry::InstrumentationScope;
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::error::OTelSdkResult;
-use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
-use tokio::time::Instant;
+use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 
-use super::convert::Conversion;
-use super::queue::BatchQueue;
 use super::supervise::{panic_message, supervise};
-use super::{GLOBAL, LAST_EXPORT_ERROR, RingPair, WAKE};
 use crate::diag::diag;
 use crate::error::{FlushError, InitError};
 use crate::export::DynExporter;
 use crate::export::settings::ExporterSettings;
-use crate::span::clock::Converter;
 use crate::span::limits::SpanLimits;
 
-/// The longest a finished span waits in a thread buffer when nothing wakes the thread sooner.
-/// Producers wake it when their buffer passes half full, and flush and shutdown wake it at once, so
-/// this only bounds how stale `stats().queued` gets; an idle service sees ten wake-ups a second.
-const DRAIN_INTERVAL: Duration = Duration::from_millis(100);
 /// How long `init` waits for the thread to build its runtime and exporter.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 /// Extra time a shutdown caller waits past the deadline for the thread's answer.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(250);
 
-type Reply = SyncSender<Result<(), String>>;
+pub(crate) type Reply = SyncSender<Result<(), String>>;
 
 pub(crate) enum Control {
     Flush(Reply),
@@ -72,6 +71,8 @@ pub(crate) struct Settings {
     pub(crate) schedule_delay: Duration,
     pub(crate) max_export_batch_size: usize,
     pub(crate) export_timeout: Duration,
+    /// Export requests that may be in flight at once.
+    pub(crate) max_concurrent_exports: usize,
     pub(crate) limits: SpanLimits,
     pub(crate) resource: Resource,
     /// The profile's policies, applied to each record between draining and encoding.
@@ -86,12 +87,6 @@ pub(crate) struct Handle {
     finished: std::sync::mpsc::Receiver<()>,
     /// Set before a shutdown is asked for: a thread that ends after it did not stop on its own.
     stopping: Arc<AtomicBool>,
-}
-
-/// `now + delay`, or a day from now when that overflows the clock (`Duration::MAX`).
-fn later(now: Instant, delay: Duration) -> Instant {
-    now.checked_add(delay)
-        .unwrap_or_else(|| now + Duration::from_secs(86_400))
 }
 
 /// Starts the thread and waits until its exporter is built.
@@ -117,12 +112,15 @@ pub(crate) fn spawn(settings: Settings, exporter: ExporterSettings) -> Result<Ha
             // A user's exporter may panic in `set_resource`: that is an init error, not a panic.
             let started = catch_unwind(AssertUnwindSafe(|| {
                 // Built inside the runtime: tonic's channel needs a reactor when it is created.
-                let mut exporter = runtime.block_on(async { build_exporter(exporter) })?;
-                exporter.set_resource_boxed(&settings.resource);
-                Ok(exporter)
+                let mut sink = runtime.block_on(async { build_sink(exporter) })?;
+                #[allow(irrefutable_let_patterns)] // without OTLP, `Spans` is the only sink
+                if let Sink::Spans(exporter) = &mut sink {
+                    exporter.set_resource_boxed(&settings.resource);
+                }
+                Ok(sink)
             }));
-            let exporter = match started {
-                Ok(Ok(exporter)) => exporter,
+            let sink = match started {
+                Ok(Ok(sink)) => sink,
                 Ok(Err(e)) => {
                     let _ = ready_tx.send(Err(e));
                     return;
@@ -138,7 +136,7 @@ pub(crate) fn spawn(settings: Settings, exporter: ExporterSettings) -> Result<Ha
             };
             let _ = ready_tx.send(Ok(()));
             supervise(&stopping_seen, || {
-                runtime.block_on(Worker::new(settings).run(exporter, control_rx));
+                runtime.block_on(super::pipeline::Worker::new(settings, &sink).run(sink, control_rx));
             });
             // Dropping the runtime would wait for its blocking pool without limit (a DNS lookup
             // that hangs, say): leave those threads behind instead. The shutdown answer was sent.
@@ -161,10 +159,21 @@ pub(crate) fn spawn(settings: Settings, exporter: ExporterSettings) -> Result<Ha
     }
 }
 
-fn build_exporter(settings: ExporterSettings) -> Result<Box<dyn DynExporter>, InitError> {
-    Ok(match settings {
+/// Where batches go: tracewire's own OTLP transport (fed encoded requests), or a `SpanExporter`.
+pub(crate) enum Sink {
+    #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+    Otlp(crate::export::transport::Transport),
+    Spans(Box<dyn DynExporter>),
+}
+
+fn build_sink(settings: ExporterSettings) -> Result<Sink, InitError> {
+    Ok(Sink::Spans(match settings {
         #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
-        ExporterSettings::Otlp(otlp) => crate::export::otlp::build(&otlp)?,
+        ExporterSettings::Otlp(otlp) => {
+            return Ok(Sink::Otlp(crate::export::transport::Transport::build(
+                &otlp,
+            )?));
+        }
         #[cfg(not(any(feature = "otlp-grpc", feature = "otlp-http")))]
         ExporterSettings::Otlp(_) => {
             return Err(InitError::FeatureDisabled {
@@ -175,7 +184,7 @@ fn build_exporter(settings: ExporterSettings) -> Result<Box<dyn DynExporter>, In
         ExporterSettings::Console => Box::new(crate::export::console::ConsoleExporter::default()),
         ExporterSettings::None => Box::new(crate::export::NoneExporter),
         ExporterSettings::Custom(exporter) => exporter,
-    })
+    }))
 }
 
 impl Handle {
@@ -251,316 +260,5 @@ pub(crate) fn flush(
         Ok(result) => result.map_err(FlushError::Export),
         Err(RecvTimeoutError::Timeout) => Err(FlushError::Timeout(timeout)),
         Err(RecvTimeoutError::Disconnected) => Err(FlushError::NotRunning),
-    }
-}
-
-type ExportFuture<'a> =
-    Pin<Box<dyn Future<Output = Result<OTelSdkResult, tokio::time::error::Elapsed>> + Send + 'a>>;
-
-struct InFlight<'a> {
-    export: ExportFuture<'a>,
-    spans: usize,
-}
-
-/// A flush or shutdown waiting for the spans buffered or queued when it arrived.
-///
-/// It is exact under load: it waits for the records that were in each ring when it arrived (not
-/// for any records, which could be other threads' newer ones), then for every span taken up to
-/// that point to be exported, which the FIFO queue makes a single number.
-struct Waiter {
-    reply: Reply,
-    /// `(ring id, pop count)`: rings still to be drained up to that count.
-    rings: Vec<(u64, u64)>,
-    /// Once `rings` is empty: the spans taken so far, all of which must be exported.
-    taken: Option<u64>,
-    /// Failed exports when it arrived; more by the time it is answered make the answer an error.
-    failures: u64,
-}
-
-struct Worker {
-    settings: Settings,
-    conversion: Conversion,
-    rings: Vec<RingPair>,
-    queue: BatchQueue,
-    /// Spans taken from thread buffers so far.
-    taken: u64,
-    /// Failed exports so far, and the last one's message.
-    failures: u64,
-    last_failure: String,
-}
-
-impl Worker {
-    fn new(settings: Settings) -> Worker {
-        let scope = InstrumentationScope::builder("tracewire")
-            .with_version(env!("CARGO_PKG_VERSION"))
-            .build();
-        let conversion = Conversion {
-            clock: Converter::new(),
-            limits: settings.limits,
-            scope,
-        };
-        let queue = BatchQueue::new(settings.max_export_batch_size);
-        Worker {
-            settings,
-            conversion,
-            rings: Vec::new(),
-            queue,
-            taken: 0,
-            failures: 0,
-            last_failure: String::new(),
-        }
-    }
-
-    async fn run(
-        mut self,
-        mut exporter: Box<dyn DynExporter>,
-        control: UnboundedReceiver<Control>,
-    ) {
-        let (reply, result, deadline) = self.serve(&*exporter, control).await;
-        // Whatever time the shutdown deadline leaves, and no more.
-        let left = deadline.saturating_duration_since(Instant::now());
-        if let Err(e) = exporter.shutdown_boxed(left.min(self.settings.export_timeout)) {
-            diag!(Warn, "the exporter reported an error on shutdown: {e}");
-        }
-        // Spans that ended during shutdown, after the last drain, are counted here.
-        self.abandon(0);
-        GLOBAL.queued.store(0, Ordering::Relaxed);
-        super::return_rings(std::mem::take(&mut self.rings));
-        if let Some(reply) = reply {
-            let _ = reply.try_send(result);
-        }
-    }
-
-    /// A waiter for what is buffered or queued now.
-    fn waiter(&self, reply: Reply) -> Waiter {
-        let rings = self
-            .rings
-            .iter()
-            .filter(|ring| ring.records.slots() > 0)
-            .map(|ring| (ring.id, ring.popped + ring.records.slots() as u64))
-            .collect();
-        Waiter {
-            reply,
-            rings,
-            taken: None,
-            failures: self.failures,
-        }
-    }
-
-    /// Notes which of the waiter's rings have been drained far enough; true when every span it
-    /// waits for is exported (or failed).
-    fn is_done(&self, waiter: &mut Waiter, completed: u64) -> bool {
-        if waiter.taken.is_none() {
-            waiter.rings.retain(|(id, target)| {
-                // A ring that is gone was drained to its end.
-                self.rings
-                    .iter()
-                    .any(|ring| ring.id == *id && ring.popped < *target)
-            });
-            if waiter.rings.is_empty() {
-                waiter.taken = Some(self.taken);
-            }
-        }
-        waiter.taken.is_some_and(|taken| completed >= taken)
-    }
-
-    /// The answer for a waiter: an error if an export failed since it arrived.
-    fn answer(&self, waiter: &Waiter) -> Result<(), String> {
-        if self.failures > waiter.failures {
-            Err(self.last_failure.clone())
-        } else {
-            Ok(())
-        }
-    }
-
-    /// Spans in thread buffers now.
-    fn buffered(&self) -> u64 {
-        self.rings
-            .iter()
-            .map(|ring| ring.records.slots() as u64)
-            .sum()
-    }
-
-    /// Moves finished spans from the thread buffers into the queue, as far as it has room.
-    fn drain(&mut self) {
-        super::take_pending(&mut self.rings);
-        if self.rings.is_empty() {
-            return;
-        }
-        self.conversion.clock.refresh();
-        let room = self
-            .settings
-            .max_queue_size
-            .saturating_sub(self.queue.len());
-        if room > 0 {
-            super::wake_served();
-        }
-        let mut moved = 0;
-        for ring in &mut self.rings {
-            while moved < room {
-                let Ok(mut record) = ring.records.pop() else {
-                    break;
-                };
-                ring.popped += 1;
-                if let Some(policy) = &self.settings.policy {
-                    policy.enforce(&mut record);
-                }
-                let (data, extras) = self.conversion.convert(record);
-                self.queue.push(data);
-                // Back to its thread for reuse; if that ring is full (or the thread gone), freed.
-                if let Some(extras) = extras {
-                    let _ = ring.free.push(extras);
-                }
-                moved += 1;
-            }
-        }
-        self.taken += moved as u64;
-        // Forget the rings of threads that have exited: drained, or discarded if the queue is full.
-        super::reclaim_abandoned(&mut self.rings, moved == room);
-        // Start with another thread next time, so that a busy thread cannot starve the others.
-        if moved == room && self.rings.len() > 1 {
-            self.rings.rotate_left(1);
-        }
-    }
-
-    async fn serve(
-        &mut self,
-        exporter: &dyn DynExporter,
-        mut control: UnboundedReceiver<Control>,
-    ) -> (Option<Reply>, Result<(), String>, Instant) {
-        let mut in_flight: Option<InFlight<'_>> = None;
-        let mut waiters: Vec<Waiter> = Vec::new();
-        let mut shutdown: Option<(Instant, Waiter)> = None;
-        // Once the control channel is closed, `recv` is always ready: stop polling it.
-        let mut closed = false;
-        let mut next_export = later(Instant::now(), self.settings.schedule_delay);
-        loop {
-            self.drain();
-            let now = Instant::now();
-            let flushing = !waiters.is_empty() || shutdown.is_some();
-            if in_flight.is_none()
-                && (self.queue.has_full_batch()
-                    || (!self.queue.is_empty() && (now >= next_export || flushing)))
-                && let Some(batch) = self.queue.pop_batch()
-            {
-                let count = batch.len();
-                GLOBAL.export_requests.fetch_add(1, Ordering::Relaxed);
-                let export = tokio::time::timeout(
-                    self.settings.export_timeout,
-                    super::supervise::export(exporter, batch),
-                );
-                in_flight = Some(InFlight {
-                    export: Box::pin(export),
-                    spans: count,
-                });
-            }
-            let exporting = in_flight.as_ref().map_or(0, |f| f.spans) as u64;
-            let queued = self.queue.len() as u64 + exporting;
-            GLOBAL
-                .queued
-                .store(queued + self.buffered(), Ordering::Relaxed);
-
-            // Answer the flushes whose spans have all been exported (or have failed).
-            let completed = self.taken - queued;
-            waiters.retain_mut(|waiter| {
-                let done = self.is_done(waiter, completed);
-                if done {
-                    let _ = waiter.reply.try_send(self.answer(waiter));
-                }
-                !done
-            });
-            if let Some((deadline, mut waiter)) = shutdown.take() {
-                if in_flight.is_none() && self.is_done(&mut waiter, completed) {
-                    let answer = self.answer(&waiter);
-                    return (Some(waiter.reply), answer, deadline);
-                }
-                shutdown = Some((deadline, waiter));
-            }
-
-            let wake_at = if in_flight.is_some() || self.queue.is_empty() {
-                now + DRAIN_INTERVAL
-            } else {
-                next_export.min(now + DRAIN_INTERVAL)
-            };
-            let deadline = shutdown.as_ref().map(|(deadline, _)| *deadline);
-            tokio::select! {
-                biased;
-                message = control.recv(), if !closed => match message {
-                    Some(Control::Flush(reply)) => waiters.push(self.waiter(reply)),
-                    Some(Control::Shutdown { deadline, reply }) => {
-                        shutdown = Some((Instant::from_std(deadline), self.waiter(reply)));
-                    }
-                    None => {
-                        closed = true;
-                        // The handle is gone without a shutdown: finish what is there, quickly.
-                        if shutdown.is_none() {
-                            let (reply, _) = sync_channel(1);
-                            shutdown = Some((now + Duration::from_secs(1), self.waiter(reply)));
-                        }
-                    }
-                },
-                result = async {
-                    match in_flight.as_mut() {
-                        Some(flight) => flight.export.as_mut().await,
-                        None => std::future::pending().await,
-                    }
-                }, if in_flight.is_some() => {
-                    let spans = in_flight.take().map_or(0, |flight| flight.spans);
-                    self.finish_export(result, spans);
-                    next_export = later(Instant::now(), self.settings.schedule_delay);
-                }
-                () = tokio::time::sleep_until(deadline.unwrap_or(now)), if deadline.is_some() => {
-                    let abandoned = in_flight.take().map_or(0, |flight| flight.spans as u64);
-                    let left = self.abandon(abandoned);
-                    let message = format!("shutdown deadline passed with {left} spans not exported");
-                    diag!(Warn, "{message}");
-                    for waiter in waiters.drain(..) {
-                        let _ = waiter.reply.try_send(Err(message.clone()));
-                    }
-                    let (deadline, waiter) = match shutdown.take() {
-                        Some((deadline, waiter)) => (deadline, Some(waiter.reply)),
-                        None => (now, None),
-                    };
-                    return (waiter, Err(message), deadline);
-                }
-                () = WAKE.notified() => {}
-                () = tokio::time::sleep_until(wake_at) => {}
-            }
-        }
-    }
-
-    /// Counts the result of one export; a failure is remembered for the flushes waiting.
-    fn finish_export(
-        &mut self,
-        result: Result<OTelSdkResult, tokio::time::error::Elapsed>,
-        spans: usize,
-    ) {
-        let message = match result {
-            Ok(Ok(())) => {
-                GLOBAL.exported.fetch_add(spans as u64, Ordering::Relaxed);
-                return;
-            }
-            Ok(Err(e)) => e.to_string(),
-            Err(_) => format!("export timed out after {:?}", self.settings.export_timeout),
-        };
-        GLOBAL.export_errors.fetch_add(1, Ordering::Relaxed);
-        GLOBAL
-            .dropped_export_failed
-            .fetch_add(spans as u64, Ordering::Relaxed);
-        diag!(Error, "export of {spans} spans failed: {message}");
-        if let Ok(mut last) = LAST_EXPORT_ERROR.lock() {
-            *last = Some(message.clone());
-        }
-        self.failures += 1;
-        self.last_failure = message;
-    }
-
-    /// Drops and counts everything still queued or buffered, plus `in_flight` spans of an abandoned
-    /// export; returns how many.
-    fn abandon(&mut self, in_flight: u64) -> u64 {
-        let buffered: u64 = self.rings.iter_mut().map(RingPair::discard_buffered).sum();
-        let left = in_flight + self.queue.clear() as u64 + buffered;
-        GLOBAL.dropped_shutdown.fetch_add(left, Ordering::Relaxed);
-        left
     }
 }

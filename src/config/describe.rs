@@ -203,6 +203,15 @@ pub(crate) fn render(sources: &Sources, resolved: &Resolved) -> String {
             ),
         ),
         (
+            "max_concurrent_exports",
+            resolved.max_concurrent_exports.to_string(),
+            sources.of_setting(
+                &code.max_concurrent_exports,
+                &env.max_concurrent_exports,
+                &["OTEL_BSP_MAX_CONCURRENT_EXPORTS"],
+            ),
+        ),
+        (
             "span_limits",
             format!("{:?}", resolved.span_limits),
             sources.of_setting(

@@ -73,6 +73,7 @@ pub(crate) fn read(
         schedule_delay: env.parse("OTEL_BSP_SCHEDULE_DELAY", parse_millis)?,
         max_export_batch_size: env.parse("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", parse_positive)?,
         batch_export_timeout: env.parse("OTEL_BSP_EXPORT_TIMEOUT", parse_millis)?,
+        max_concurrent_exports: env.parse("OTEL_BSP_MAX_CONCURRENT_EXPORTS", parse_positive)?,
         span_limits: read_span_limits(&env)?,
         diagnostics: env.parse("OTEL_LOG_LEVEL", parse_log_level)?,
         propagators: env.parse("OTEL_PROPAGATORS", parse_propagators)?,

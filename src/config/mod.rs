@@ -30,6 +30,7 @@
 //! | `OTEL_BSP_SCHEDULE_DELAY` | [`Config::with_schedule_delay`] | 5000 ms |
 //! | `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` | [`Config::with_max_export_batch_size`] | 512 |
 //! | `OTEL_BSP_EXPORT_TIMEOUT` | [`Config::with_batch_export_timeout`] | 30000 ms |
+//! | `OTEL_BSP_MAX_CONCURRENT_EXPORTS` | [`Config::with_max_concurrent_exports`] | 4 |
 //! | `OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`, `OTEL_ATTRIBUTE_COUNT_LIMIT` | [`Config::with_span_limits`] | 128 |
 //! | `OTEL_SPAN_EVENT_COUNT_LIMIT`, `OTEL_SPAN_LINK_COUNT_LIMIT` | [`Config::with_span_limits`] | 128 |
 //! | `OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT`, `OTEL_LINK_ATTRIBUTE_COUNT_LIMIT` | [`Config::with_span_limits`] | 128 |
@@ -84,6 +85,10 @@ pub const DEFAULT_SCHEDULE_DELAY: Duration = Duration::from_millis(5000);
 pub const DEFAULT_MAX_EXPORT_BATCH_SIZE: usize = 512;
 /// Default for [`Config::with_batch_export_timeout`] (`OTEL_BSP_EXPORT_TIMEOUT`).
 pub const DEFAULT_BATCH_EXPORT_TIMEOUT: Duration = Duration::from_millis(30_000);
+/// Default for [`Config::with_max_concurrent_exports`] (`OTEL_BSP_MAX_CONCURRENT_EXPORTS`).
+pub const DEFAULT_MAX_CONCURRENT_EXPORTS: usize = 4;
+/// The largest [`Config::with_max_concurrent_exports`] (`OTEL_BSP_MAX_CONCURRENT_EXPORTS`): 64.
+pub const MAX_CONCURRENT_EXPORTS: usize = 64;
 /// Default for [`Config::with_export_timeout`] (`OTEL_EXPORTER_OTLP_TIMEOUT`).
 pub const DEFAULT_OTLP_TIMEOUT: Duration = Duration::from_millis(10_000);
 /// Default for [`Config::with_shutdown_timeout`].
@@ -153,6 +158,7 @@ pub(crate) struct Layer {
     pub(crate) schedule_delay: Option<Duration>,
     pub(crate) max_export_batch_size: Option<usize>,
     pub(crate) batch_export_timeout: Option<Duration>,
+    pub(crate) max_concurrent_exports: Option<usize>,
     pub(crate) span_limits: Option<SpanLimits>,
     pub(crate) shutdown_timeout: Option<Duration>,
     pub(crate) thread_buffer_size: Option<usize>,
@@ -461,7 +467,8 @@ impl Config {
         self
     }
 
-    /// How long one OTLP request may take, retries included (`OTEL_EXPORTER_OTLP_TIMEOUT`).
+    /// How long one OTLP request (one attempt) may take, connecting included
+    /// (`OTEL_EXPORTER_OTLP_TIMEOUT`); retries are the background thread's, each bounded again.
     ///
     /// # Examples
     ///
@@ -475,10 +482,6 @@ impl Config {
     }
 
     /// Compression of OTLP requests (`OTEL_EXPORTER_OTLP_COMPRESSION`).
-    ///
-    /// One exception to "code wins": when this is not gzip, the OTLP exporter underneath
-    /// (opentelemetry-otlp) still applies `OTEL_EXPORTER_OTLP_(TRACES_)COMPRESSION=gzip` from the
-    /// process environment, as it cannot be told "none".
     ///
     /// # Examples
     ///
@@ -600,6 +603,10 @@ impl Config {
     /// at once, without waiting for the schedule delay. From 1 to [`MAX_EXPORT_BATCH_SIZE`], and
     /// not above the queue size.
     ///
+    /// Exactly: an OTLP request holds at most this many spans, and fewer when its encoded spans
+    /// reach 3 MiB first (collectors refuse requests above 4 MiB by default) or when the schedule
+    /// delay, a flush or shutdown seals it early. Every request holds at least one span.
+    ///
     /// # Examples
     ///
     /// ```
@@ -611,8 +618,10 @@ impl Config {
         self
     }
 
-    /// How long one export may take before it is abandoned and its spans counted as dropped
-    /// (`OTEL_BSP_EXPORT_TIMEOUT`).
+    /// How long one export attempt may take (`OTEL_BSP_EXPORT_TIMEOUT`); for OTLP a timed-out
+    /// attempt counts as "unreachable" and is retried (see [`Stats::export_retries`](crate::Stats));
+    /// for other exporters the batch is counted as dropped. Also the default deadline of
+    /// [`force_flush`](crate::force_flush).
     ///
     /// # Examples
     ///
@@ -623,6 +632,23 @@ impl Config {
     /// ```
     pub fn with_batch_export_timeout(mut self, timeout: Duration) -> Self {
         self.code.batch_export_timeout = Some(timeout);
+        self
+    }
+
+    /// How many export requests may be in flight at once (`OTEL_BSP_MAX_CONCURRENT_EXPORTS`, the
+    /// name opentelemetry-rust's SDK uses). From 1 to [`MAX_CONCURRENT_EXPORTS`]; 4 by default.
+    ///
+    /// More requests in flight hide the collector's latency; while the collector asks to slow
+    /// down or cannot be reached, none (or one probe) is sent, whatever this says.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let config = tracewire::Config::default().with_max_concurrent_exports(2);
+    /// # drop(config);
+    /// ```
+    pub fn with_max_concurrent_exports(mut self, requests: usize) -> Self {
+        self.code.max_concurrent_exports = Some(requests);
         self
     }
 

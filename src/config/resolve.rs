@@ -27,6 +27,7 @@ pub(crate) struct Resolved {
     pub(crate) schedule_delay: Duration,
     pub(crate) max_export_batch_size: usize,
     pub(crate) batch_export_timeout: Duration,
+    pub(crate) max_concurrent_exports: usize,
     pub(crate) span_limits: SpanLimits,
     pub(crate) shutdown_timeout: Duration,
     pub(crate) thread_buffer_size: usize,
@@ -83,6 +84,7 @@ impl Config {
 
         let (max_queue_size, max_export_batch_size) = batch_sizes(&code, &env)?;
 
+        let max_concurrent_exports = concurrent_exports(&code, &env)?;
         let thread_buffer_size = match code.thread_buffer_size {
             Some(0) => return Err(positive("Config::with_thread_buffer_size", 0)),
             Some(size) if size > MAX_THREAD_BUFFER_SIZE => {
@@ -166,6 +168,7 @@ impl Config {
                 .batch_export_timeout
                 .or(env.batch_export_timeout)
                 .unwrap_or(DEFAULT_BATCH_EXPORT_TIMEOUT),
+            max_concurrent_exports,
             span_limits: code.span_limits.or(env.span_limits).unwrap_or_default(),
             shutdown_timeout,
             thread_buffer_size,
@@ -189,6 +192,32 @@ fn too_large(setting: &'static str, value: usize, max: usize) -> InitError {
         value: value.to_string(),
         expected: format!("expected at most {max}"),
     }
+}
+
+/// Requests in flight at once: code > env > default, from 1 to `MAX_CONCURRENT_EXPORTS`.
+fn concurrent_exports(code: &Layer, env: &Layer) -> Result<usize, InitError> {
+    const SETTING: &str = "Config::with_max_concurrent_exports";
+    const VARIABLE: &str = "OTEL_BSP_MAX_CONCURRENT_EXPORTS";
+    if code.max_concurrent_exports == Some(0) {
+        return Err(positive(SETTING, 0));
+    }
+    let (value, source) = pick(
+        code.max_concurrent_exports,
+        env.max_concurrent_exports,
+        super::DEFAULT_MAX_CONCURRENT_EXPORTS,
+    );
+    if value > super::MAX_CONCURRENT_EXPORTS {
+        let origin = match source {
+            Source::Env => VARIABLE,
+            Source::Code | Source::Default => SETTING,
+        };
+        return Err(crate::error::invalid(
+            origin,
+            value.to_string(),
+            format!("expected at most {}", super::MAX_CONCURRENT_EXPORTS),
+        ));
+    }
+    Ok(value)
 }
 
 fn positive(setting: &'static str, value: usize) -> InitError {
@@ -741,6 +770,40 @@ mod tests {
         assert_eq!(setting, "Config::with_max_export_batch_size");
         let (setting, _, _) = invalid_config(Config::default().with_thread_buffer_size(0));
         assert_eq!(setting, "Config::with_thread_buffer_size");
+        let (setting, value, _) = invalid_config(Config::default().with_max_concurrent_exports(0));
+        assert_eq!(
+            (setting, value.as_str()),
+            ("Config::with_max_concurrent_exports", "0")
+        );
+        let (setting, value, expected) =
+            invalid_config(Config::default().with_max_concurrent_exports(65));
+        assert_eq!(
+            (setting, value.as_str(), expected.as_str()),
+            (
+                "Config::with_max_concurrent_exports",
+                "65",
+                "expected at most 64"
+            )
+        );
+    }
+
+    #[test]
+    fn concurrent_exports_resolve_code_then_env_then_default() {
+        let none = Config::default().with_exporter_kind(ExporterKind::None);
+        assert_eq!(
+            resolve(none.clone()).max_concurrent_exports,
+            crate::config::DEFAULT_MAX_CONCURRENT_EXPORTS
+        );
+        let env = Config::from_lookup(|name| {
+            (name == "OTEL_BSP_MAX_CONCURRENT_EXPORTS").then(|| "7".to_owned())
+        })
+        .expect("env")
+        .with_exporter_kind(ExporterKind::None);
+        assert_eq!(resolve(env.clone()).max_concurrent_exports, 7);
+        assert_eq!(
+            resolve(env.with_max_concurrent_exports(3)).max_concurrent_exports,
+            3
+        );
     }
 
     #[test]

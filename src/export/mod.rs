@@ -1,17 +1,19 @@
-//! Where finished spans go: OTLP (gRPC or HTTP/protobuf), the console, memory, or any
+//! Where finished spans go: OTLP (gRPC or HTTP/protobuf, tracewire's own transports), the console, memory, or any
 //! [`opentelemetry_sdk::trace::SpanExporter`].
 //!
 //! Exporters run only on tracewire's background thread, inside a current-thread tokio runtime that
 //! the thread owns, so they work whether or not the application has a runtime of its own.
 
 pub mod console;
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+pub(crate) mod encode;
 #[cfg(feature = "testing")]
 pub mod memory;
-#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
-pub(crate) mod otlp;
 pub(crate) mod settings;
 #[cfg(feature = "tls")]
 pub(crate) mod tls;
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+pub(crate) mod transport;
 
 use std::future::Future;
 use std::pin::Pin;
