@@ -12,7 +12,7 @@
 //! right after [`force_flush`](crate::force_flush) returns, if no other thread ends spans meanwhile.
 
 pub(crate) mod capture;
-mod convert;
+pub(crate) mod convert;
 pub(crate) mod policy;
 mod queue;
 mod stats;

@@ -5,6 +5,8 @@
 //! the thread owns, so they work whether or not the application has a runtime of its own.
 
 pub mod console;
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+pub(crate) mod encode;
 #[cfg(feature = "testing")]
 pub mod memory;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]

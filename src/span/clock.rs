@@ -187,14 +187,24 @@ impl Converter {
 
     /// The Unix time of `ticks`.
     pub(crate) fn to_system_time(&self, ticks: Ticks) -> SystemTime {
+        UNIX_EPOCH + Duration::from_nanos(self.to_unix_nanos(ticks))
+    }
+
+    /// The Unix time of `ticks` in nanoseconds, as OTLP carries it: the same instant as
+    /// [`to_system_time`](Self::to_system_time), without building a `SystemTime`.
+    #[cfg_attr(
+        not(any(feature = "otlp-grpc", feature = "otlp-http")),
+        allow(dead_code, reason = "only the OTLP encoder reads nanoseconds directly")
+    )]
+    pub(crate) fn to_unix_nanos(&self, ticks: Ticks) -> u64 {
         if ticks.0 & EXPLICIT != 0 {
-            return UNIX_EPOCH + Duration::from_nanos(ticks.0 & !EXPLICIT);
+            return ticks.0 & !EXPLICIT;
         }
         // Spans are recent, so the difference fits an i64 and the float keeps nanosecond precision.
         let delta_ticks = ticks.0.wrapping_sub(self.latest.ticks) as i64;
         let delta_nanos = (delta_ticks as f64 * self.nanos_per_tick) as i64;
         let unix = self.latest.unix_nanos.saturating_add(delta_nanos).max(0);
-        UNIX_EPOCH + Duration::from_nanos(unix as u64)
+        unix as u64
     }
 }
 
