@@ -55,6 +55,8 @@ const HAS_IS_REMOTE: u32 = 0x100;
 const IS_REMOTE: u32 = 0x200;
 /// The capacity a new encoder's buffer starts with; it then follows the requests' sizes.
 const INITIAL_CAPACITY: usize = 64 * 1024;
+/// The longest key and length of a `ScopeSpans.spans` field.
+const SPAN_HEAD: usize = 1 + 10;
 
 /// Builds OTLP export requests from finished span records.
 pub(crate) struct Encoder {
@@ -258,30 +260,18 @@ impl Encoder {
         };
         let has_parent = parent_span_id != SpanId::INVALID;
 
-        // First the lengths: Span { trace_id = 1, span_id = 2, trace_state = 3, parent_span_id = 4,
-        // name = 5, kind = 6, start = 7, end = 8, attributes = 9, dropped_attributes_count = 10,
-        // events = 11, dropped_events_count = 12, links = 13, dropped_links_count = 14,
-        // status = 15, flags = 16 }.
-        let mut body = len_field(1, 16)
-            + len_field(2, 8)
-            + str_len(3, &self.state_text)
-            + if has_parent { len_field(4, 8) } else { 0 }
-            + str_len(5, &name)
-            + u32_len(6, kind)
-            + fixed64_len(7, start)
-            + fixed64_len(8, end)
-            + fixed32_len(16, flags);
-        let mut status = 0;
+        // Span { trace_id = 1, span_id = 2, trace_state = 3, parent_span_id = 4, name = 5,
+        // kind = 6, start = 7, end = 8, attributes = 9, dropped_attributes_count = 10, events = 11,
+        // dropped_events_count = 12, links = 13, dropped_links_count = 14, status = 15,
+        // flags = 16 }, as a `ScopeSpans.spans` field. Its length is known once it is written:
+        // the body goes after a gap for the longest key and length, then moves up to the real
+        // ones (measured: faster than a first pass over the span for its length).
         if let Some(extras) = extras.as_deref() {
-            body += self.extras_len(extras, kept, clock);
-            status = status_len(&extras.status);
+            self.measure_events_and_links(extras, clock);
         }
-        body += len_field(15, status);
-
-        // Then the bytes, in tag order.
+        let at = self.buf.len();
+        self.buf.resize(at + SPAN_HEAD, 0);
         let buf = &mut self.buf;
-        buf.reserve(len_field(2, body));
-        put_len(2, body, buf);
         put_bytes(1, &ctx.trace_id().to_bytes(), buf);
         put_bytes(2, &ctx.span_id().to_bytes(), buf);
         put_str(3, &self.state_text, buf);
@@ -295,26 +285,29 @@ impl Encoder {
         match extras.as_deref_mut() {
             Some(extras) => {
                 self.put_extras(extras, kept, clock);
-                put_len(15, status, &mut self.buf);
+                put_len(15, status_len(&extras.status), &mut self.buf);
                 put_status(&extras.status, &mut self.buf);
                 empty(extras);
             }
             None => put_len(15, 0, &mut self.buf),
         }
         put_fixed32(16, flags, &mut self.buf);
+        let body = self.buf.len() - at - SPAN_HEAD;
+        let mut head = [0_u8; SPAN_HEAD];
+        let mut free = &mut head[..];
+        put_len(2, body, &mut free);
+        let head_len = SPAN_HEAD - free.len();
+        self.buf.copy_within(at + SPAN_HEAD.., at + head_len);
+        self.buf.truncate(at + head_len + body);
+        self.buf[at..at + head_len].copy_from_slice(&head[..head_len]);
         self.spans += 1;
         extras
     }
 
-    /// The length of the fields from the extras: attributes, events, links and their dropped
-    /// counts. Keeps the events' and links' body lengths, and the links' trace states, for
+    /// Keeps the body lengths of the events and links, and the links' trace states, for
     /// `put_extras`.
-    fn extras_len(&mut self, extras: &Extras, kept: usize, clock: &Converter) -> usize {
+    fn measure_events_and_links(&mut self, extras: &Extras, clock: &Converter) {
         let max = self.max_value;
-        let mut len = attributes_len(9, &extras.attributes[..kept], max)
-            + u32_len(10, extras.dropped_attributes)
-            + u32_len(12, extras.dropped_events)
-            + u32_len(14, extras.dropped_links);
         self.lens.clear();
         // Event { time_unix_nano = 1, name = 2, attributes = 3, dropped_attributes_count = 4 }.
         for event in &extras.events {
@@ -324,7 +317,6 @@ impl Encoder {
                 + attributes_len(3, attributes, max)
                 + u32_len(4, dropped);
             self.lens.push(body);
-            len += len_field(11, body);
         }
         // Link { trace_id = 1, span_id = 2, trace_state = 3, attributes = 4,
         // dropped_attributes_count = 5, flags = 6 }.
@@ -346,12 +338,10 @@ impl Encoder {
                 + u32_len(5, link.dropped_attributes_count.saturating_add(dropped))
                 + fixed32_len(6, link_flags(link));
             self.lens.push(body);
-            len += len_field(13, body);
         }
-        len
     }
 
-    /// Writes what `extras_len` measured.
+    /// Writes the fields from the extras: attributes, events, links and their dropped counts.
     fn put_extras(&mut self, extras: &Extras, kept: usize, clock: &Converter) {
         let max = self.max_value;
         let buf = &mut self.buf;
