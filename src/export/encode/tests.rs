@@ -385,6 +385,9 @@ fn hand_picked_records_encode_as_the_sdk_path_does() {
         plain("error").with_extras(|x| x.status = Status::error("boom: é")),
         plain("error, no message").with_extras(|x| x.status = Status::error("")),
         plain("empty extras").with_extras(|_| {}),
+        // Longer than 16 KiB: its length takes three bytes, the spans around it one or two.
+        plain("long").with_extras(|x| x.attributes = vec![KeyValue::new("big", "é".repeat(9000))]),
+        plain("short after long"),
     ];
     let unlimited = SpanLimits::default();
     let tight = SpanLimits {
@@ -416,6 +419,12 @@ fn hand_picked_records_encode_as_the_sdk_path_does() {
             &[batch.clone(), workload_unit(5, &TraceState::default())],
         );
     }
+}
+
+#[test]
+fn the_encoder_can_move_to_another_thread() {
+    fn send<T: Send>() {}
+    send::<Encoder>();
 }
 
 #[test]
