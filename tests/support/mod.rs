@@ -16,6 +16,7 @@
 
 #![allow(dead_code, unused_imports)] // each test binary uses a different part
 
+pub mod faults;
 pub mod tls;
 
 use std::fmt;
@@ -758,18 +759,7 @@ impl TraceService for GrpcReceiver {
             }
             Decision::SlowThenAccept(d) => tokio::time::sleep(d).await,
         }
-        let headers = request
-            .metadata()
-            .clone()
-            .into_headers()
-            .iter()
-            .map(|(name, value)| {
-                (
-                    name.as_str().to_ascii_lowercase(),
-                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
+        let headers = grpc_header_pairs(request.metadata());
         let request = request.into_inner();
         let body = request.encode_to_vec();
         self.shared.record(Recorded {
@@ -789,6 +779,72 @@ impl TraceService for GrpcReceiver {
 
 const PROTOBUF: &str = "application/x-protobuf";
 
+/// Decodes an OTLP/HTTP protobuf body (`content-encoding: gzip` or identity): the request and the
+/// uncompressed bytes, or the answer that refuses it (415 for a wrong content type or encoding, 400
+/// for a body that does not decode).
+fn decode_http_body(
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(ExportTraceServiceRequest, Vec<u8>), Response> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !content_type.starts_with(PROTOBUF) {
+        return Err((
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("expected content-type {PROTOBUF}, got {content_type:?}"),
+        )
+            .into_response());
+    }
+    let encoding = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("identity")
+        .to_ascii_lowercase();
+    let raw: Vec<u8> = match encoding.as_str() {
+        "identity" | "" => body.to_vec(),
+        "gzip" => {
+            let mut out = Vec::new();
+            if let Err(e) = flate2::read::GzDecoder::new(body).read_to_end(&mut out) {
+                return Err(
+                    (StatusCode::BAD_REQUEST, format!("bad gzip body: {e}")).into_response()
+                );
+            }
+            out
+        }
+        other => {
+            return Err((
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!("unsupported content-encoding {other:?}"),
+            )
+                .into_response());
+        }
+    };
+    match ExportTraceServiceRequest::decode(&raw[..]) {
+        Ok(request) => Ok((request, raw)),
+        Err(e) => Err((StatusCode::BAD_REQUEST, format!("bad protobuf body: {e}")).into_response()),
+    }
+}
+
+/// The HTTP headers as `(lower-case name, value)` pairs.
+fn http_header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_ascii_lowercase(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The gRPC metadata (its ASCII entries) as `(lower-case name, value)` pairs.
+fn grpc_header_pairs(metadata: &tonic::metadata::MetadataMap) -> Vec<(String, String)> {
+    http_header_pairs(&metadata.clone().into_headers())
+}
+
 async fn http_export(
     AxumState(shared): AxumState<Arc<Shared>>,
     headers: HeaderMap,
@@ -804,54 +860,11 @@ async fn http_export(
         }
         Decision::SlowThenAccept(d) => tokio::time::sleep(d).await,
     }
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if !content_type.starts_with(PROTOBUF) {
-        return (
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            format!("expected content-type {PROTOBUF}, got {content_type:?}"),
-        )
-            .into_response();
-    }
-    let encoding = headers
-        .get(header::CONTENT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("identity")
-        .to_ascii_lowercase();
-    let raw: Vec<u8> = match encoding.as_str() {
-        "identity" | "" => body.to_vec(),
-        "gzip" => {
-            let mut out = Vec::new();
-            if let Err(e) = flate2::read::GzDecoder::new(&body[..]).read_to_end(&mut out) {
-                return (StatusCode::BAD_REQUEST, format!("bad gzip body: {e}")).into_response();
-            }
-            out
-        }
-        other => {
-            return (
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                format!("unsupported content-encoding {other:?}"),
-            )
-                .into_response();
-        }
+    let (request, raw) = match decode_http_body(&headers, &body) {
+        Ok(decoded) => decoded,
+        Err(refused) => return refused,
     };
-    let request = match ExportTraceServiceRequest::decode(&raw[..]) {
-        Ok(r) => r,
-        Err(e) => {
-            return (StatusCode::BAD_REQUEST, format!("bad protobuf body: {e}")).into_response();
-        }
-    };
-    let recorded_headers = headers
-        .iter()
-        .map(|(name, value)| {
-            (
-                name.as_str().to_ascii_lowercase(),
-                String::from_utf8_lossy(value.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
+    let recorded_headers = http_header_pairs(&headers);
     shared.record(Recorded {
         transport: Transport::Http,
         request,
