@@ -123,9 +123,10 @@ fn message_reaches_the_diagnostics(test: &str) {
     );
 }
 
-/// The child's part: the rejection, with diagnostics at their default level (Warn).
+/// The child's part: the rejection, with diagnostics at their default level (Warn). The counts are
+/// the other tests' business: only the message is checked here.
 fn child_work(transport: Transport) {
-    let stats = two_batches(
+    two_batches(
         transport,
         Fault::PartialSuccess {
             rejected_spans: REJECTED,
@@ -133,7 +134,6 @@ fn child_work(transport: Transport) {
         },
         tracewire::DiagLevel::Warn,
     );
-    faults::assert_accounted_with_rejections(&stats);
 }
 
 #[test]

@@ -900,3 +900,17 @@ pub fn assert_accounted_with_rejections(stats: &tracewire::Stats) {
         "spans_ended != exported + rejected + dropped + queued in {stats:#?}"
     );
 }
+
+// ---------------------------------------------------------------------------------------------------
+// Clients for user exporters
+
+/// A plain reqwest client for an opentelemetry-otlp HTTP exporter built by a test. With the `tls`
+/// feature, reqwest is built without a default crypto provider: ring is installed as the process
+/// default first (once; this test binary's choice, not tracewire's).
+pub fn http_client() -> reqwest::Client {
+    #[cfg(feature = "tls")]
+    {
+        let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
+    }
+    reqwest::Client::new()
+}

@@ -1,0 +1,147 @@
+//! A user's exporter (an `opentelemetry_sdk::trace::SpanExporter` given to `Config::with_exporter`)
+//! that panics on some batches does not take tracewire down: each such batch counts as failed
+//! (`dropped_export_failed`, `export_errors`), later batches are exported, recording stays on, and
+//! `stats().worker_stopped` stays `None`.
+//!
+//! The exporter is opentelemetry-otlp's (OTLP/HTTP to a real receiver), wrapped to panic on any
+//! batch holding a span named [`BOOM`].
+
+mod support;
+
+use std::time::Duration;
+
+use opentelemetry_otlp::{WithExportConfig as _, WithHttpConfig as _};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{SpanData, SpanExporter};
+use support::faults::{self, FaultReceiver};
+
+const SCENARIO_BOUND: Duration = Duration::from_secs(60);
+const BOOM: &str = "boom";
+/// Spans per batch (one batch per flush).
+const PER_BATCH: u64 = 3;
+
+#[derive(Debug)]
+struct PanicsOnBoom {
+    inner: opentelemetry_otlp::SpanExporter,
+}
+
+impl SpanExporter for PanicsOnBoom {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        if batch.iter().any(|span| span.name == BOOM) {
+            panic!("tracewire-test: this exporter panics on purpose");
+        }
+        self.inner.export(batch).await
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.inner.set_resource(resource);
+    }
+}
+
+fn otlp_http_exporter(receiver: &FaultReceiver) -> opentelemetry_otlp::SpanExporter {
+    opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+        .with_endpoint(receiver.traces_url())
+        .with_timeout(Duration::from_secs(5))
+        // An explicit async client: it runs on tracewire's export thread, inside its runtime.
+        .with_http_client(faults::http_client())
+        .build()
+        .expect("build the OTLP/HTTP exporter")
+}
+
+/// One batch of `PER_BATCH` spans, `boom` among them if `panics`, then a flush.
+fn batch(label: &str, panics: bool) -> Result<(), tracewire::FlushError> {
+    for i in 0..PER_BATCH {
+        let name = if panics && i == 1 {
+            BOOM.to_owned()
+        } else {
+            format!("{label}-{i}")
+        };
+        tracewire::span(name).end();
+    }
+    tracewire::force_flush()
+}
+
+#[test]
+fn panicking_exporter_is_survived() {
+    let _serial = support::serial();
+    let receiver = FaultReceiver::http();
+    let config = tracewire::Config::default()
+        .with_exporter(PanicsOnBoom {
+            inner: otlp_http_exporter(&receiver),
+        })
+        .with_service_name("tracewire-tests")
+        .with_diagnostics(tracewire::DiagLevel::None)
+        .with_schedule_delay(Duration::from_secs(60))
+        .with_max_export_batch_size(512)
+        .with_batch_export_timeout(Duration::from_secs(10));
+    let (flushes, recording, stats) =
+        support::bounded("panicking exporter", SCENARIO_BOUND, move || {
+            let guard = config.init().expect("init");
+            let flushes = vec![
+                batch("ok0", false),
+                batch("panic1", true),
+                batch("ok2", false),
+                batch("panic3", true),
+                batch("ok4", false),
+            ];
+            let span = tracewire::span("after the panics");
+            let recording = span.is_recording();
+            span.end();
+            let _ = tracewire::force_flush();
+            let stats = tracewire::stats();
+            drop(guard);
+            (flushes, recording, stats)
+        });
+
+    assert!(
+        flushes[0].is_ok(),
+        "first batch: {:?} ({stats:#?})",
+        flushes[0]
+    );
+    assert!(flushes[1].is_err(), "a panicking batch reports an error");
+    assert!(
+        flushes[2].is_ok(),
+        "the batch after a panic: {:?} ({stats:#?})",
+        flushes[2]
+    );
+    assert!(flushes[3].is_err(), "a panicking batch reports an error");
+    assert!(
+        flushes[4].is_ok(),
+        "the batch after a panic: {:?} ({stats:#?})",
+        flushes[4]
+    );
+    assert!(
+        recording,
+        "recording switched off after the exporter panicked"
+    );
+    let mut names: Vec<String> = receiver
+        .accepted_spans()
+        .iter()
+        .map(|s| s.name().to_owned())
+        .collect();
+    names.sort();
+    let mut expected: Vec<String> = ["ok0", "ok2", "ok4"]
+        .iter()
+        .flat_map(|label| (0..PER_BATCH).map(move |i| format!("{label}-{i}")))
+        .chain(["after the panics".to_owned()])
+        .collect();
+    expected.sort();
+    assert_eq!(names, expected, "the batches that did not panic arrived");
+    assert_eq!(stats.spans_ended, 5 * PER_BATCH + 1, "{stats:#?}");
+    assert_eq!(stats.spans_exported, 3 * PER_BATCH + 1, "{stats:#?}");
+    assert_eq!(stats.dropped_export_failed, 2 * PER_BATCH, "{stats:#?}");
+    assert_eq!(stats.export_errors, 2, "{stats:#?}");
+    assert_eq!(
+        faults::worker_stopped(&stats),
+        Some(None),
+        "worker_stopped (issue 10's contract) after a caught panic: {stats:#?}"
+    );
+    support::assert_accounted(&stats);
+}
