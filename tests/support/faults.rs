@@ -670,10 +670,10 @@ async fn http_faults(
     let fault = shared.next_fault();
     let (request, raw, error) = match super::decode_http_body(&headers, &body) {
         Ok((request, raw)) => (request, raw, None),
-        Err(refused) => (
+        Err((status, message)) => (
             ExportTraceServiceRequest::default(),
             body.to_vec(),
-            Some(format!("refused with HTTP {}", refused.status())),
+            Some(format!("refused with HTTP {status}: {message}")),
         ),
     };
     shared.record(Arrival {

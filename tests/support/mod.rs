@@ -780,12 +780,12 @@ impl TraceService for GrpcReceiver {
 const PROTOBUF: &str = "application/x-protobuf";
 
 /// Decodes an OTLP/HTTP protobuf body (`content-encoding: gzip` or identity): the request and the
-/// uncompressed bytes, or the answer that refuses it (415 for a wrong content type or encoding, 400
-/// for a body that does not decode).
+/// uncompressed bytes, or the status and message that refuse it (415 for a wrong content type or
+/// encoding, 400 for a body that does not decode).
 fn decode_http_body(
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<(ExportTraceServiceRequest, Vec<u8>), Response> {
+) -> Result<(ExportTraceServiceRequest, Vec<u8>), (StatusCode, String)> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -794,8 +794,7 @@ fn decode_http_body(
         return Err((
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             format!("expected content-type {PROTOBUF}, got {content_type:?}"),
-        )
-            .into_response());
+        ));
     }
     let encoding = headers
         .get(header::CONTENT_ENCODING)
@@ -807,9 +806,7 @@ fn decode_http_body(
         "gzip" => {
             let mut out = Vec::new();
             if let Err(e) = flate2::read::GzDecoder::new(body).read_to_end(&mut out) {
-                return Err(
-                    (StatusCode::BAD_REQUEST, format!("bad gzip body: {e}")).into_response()
-                );
+                return Err((StatusCode::BAD_REQUEST, format!("bad gzip body: {e}")));
             }
             out
         }
@@ -817,13 +814,12 @@ fn decode_http_body(
             return Err((
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 format!("unsupported content-encoding {other:?}"),
-            )
-                .into_response());
+            ));
         }
     };
     match ExportTraceServiceRequest::decode(&raw[..]) {
         Ok(request) => Ok((request, raw)),
-        Err(e) => Err((StatusCode::BAD_REQUEST, format!("bad protobuf body: {e}")).into_response()),
+        Err(e) => Err((StatusCode::BAD_REQUEST, format!("bad protobuf body: {e}"))),
     }
 }
 
@@ -862,7 +858,7 @@ async fn http_export(
     }
     let (request, raw) = match decode_http_body(&headers, &body) {
         Ok(decoded) => decoded,
-        Err(refused) => return refused,
+        Err(refused) => return refused.into_response(),
     };
     let recorded_headers = http_header_pairs(&headers);
     shared.record(Recorded {
