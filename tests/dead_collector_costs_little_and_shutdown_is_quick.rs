@@ -62,6 +62,13 @@ fn nothing_listening(transport: Transport) {
             let took = support::timed_drop(guard);
             (made, recording, during, took, tracewire::stats())
         });
+    println!(
+        "{transport:?}, nothing listening: {made} spans made, guard returned in {took:?}; \
+         exported {}, dropped {}, queued {}",
+        after.spans_exported,
+        after.dropped(),
+        after.queued
+    );
     assert!(recording, "recording stopped while the collector was down");
     assert_eq!(
         during.spans_ended, made,

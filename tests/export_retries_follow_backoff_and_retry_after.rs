@@ -108,6 +108,11 @@ fn retried_then_delivered(transport: Transport, fault: impl FnOnce() -> Fault, t
     );
     let later: Vec<&Arrival> = arrivals[1..].iter().collect();
     assert!(!later.is_empty(), "the first batch was never sent again");
+    println!(
+        "{transport:?} {fault:?}: {} requests; the next one {:?} after the first answer",
+        arrivals.len(),
+        later[0].at.saturating_duration_since(first.at)
+    );
     match not_before(first) {
         NotBefore::Delay(delay) => {
             for arrival in &later {

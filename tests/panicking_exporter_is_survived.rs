@@ -100,6 +100,10 @@ fn panicking_exporter_is_survived() {
             (flushes, recording, stats)
         });
 
+    println!(
+        "flushes {flushes:?}; exported {}, dropped_export_failed {}, export_errors {}",
+        stats.spans_exported, stats.dropped_export_failed, stats.export_errors
+    );
     assert!(
         flushes[0].is_ok(),
         "first batch: {:?} ({stats:#?})",
