@@ -52,6 +52,14 @@ fn half_open(transport: Transport) {
             let took = support::timed_drop(guard);
             (flush, failed, took, tracewire::stats())
         });
+    println!(
+        "{transport:?}, half-open: {} connections; flush: {flush:?}; guard returned in {took:?}; \
+         dropped_export_failed {}, dropped {} of {}",
+        endpoint.connections(),
+        after.dropped_export_failed,
+        after.dropped(),
+        after.spans_ended
+    );
     assert!(
         endpoint.connections() > 0,
         "the exporter never connected to the half-open endpoint"

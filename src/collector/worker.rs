@@ -136,7 +136,8 @@ pub(crate) fn spawn(settings: Settings, exporter: ExporterSettings) -> Result<Ha
             };
             let _ = ready_tx.send(Ok(()));
             supervise(&stopping_seen, || {
-                runtime.block_on(super::pipeline::Worker::new(settings, &sink).run(sink, control_rx));
+                runtime
+                    .block_on(super::pipeline::Worker::new(settings, &sink).run(sink, control_rx));
             });
             // Dropping the runtime would wait for its blocking pool without limit (a DNS lookup
             // that hangs, say): leave those threads behind instead. The shutdown answer was sent.

@@ -849,59 +849,6 @@ impl Drop for RawEndpoint {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Stats fields that are newer than some branches
-
-/// The counter `name` of `stats`, read from its `Debug` form; `None` when `Stats` has no such field.
-///
-/// The delivery-pipeline fields of issue 10 (`export_retries`, `export_throttled`,
-/// `spans_rejected`) are read this way so that these tests compile on a branch that does not have
-/// them yet, and fail there with a clear message instead. Once they are on `main`, reading the
-/// fields directly is better.
-pub fn counter(stats: &tracewire::Stats, name: &str) -> Option<u64> {
-    field(stats, name)?.parse().ok()
-}
-
-/// The counter `name` of `stats`; panics, printing the stats, when `Stats` has no such field.
-#[track_caller]
-pub fn require(stats: &tracewire::Stats, name: &str) -> u64 {
-    counter(stats, name).unwrap_or_else(|| {
-        panic!("Stats has no counter {name:?} (issue 10's contract): {stats:#?}")
-    })
-}
-
-/// `stats.worker_stopped`: `Some(None)` when the field says `None`, `Some(Some(reason))` when it
-/// holds a reason, `None` when `Stats` has no such field.
-pub fn worker_stopped(stats: &tracewire::Stats) -> Option<Option<String>> {
-    let value = field(stats, "worker_stopped")?;
-    if value == "None" {
-        return Some(None);
-    }
-    Some(Some(value.to_owned()))
-}
-
-/// The text after `name: ` on the field's line of the pretty `Debug` form, without the comma.
-fn field(stats: &tracewire::Stats, name: &str) -> Option<String> {
-    let text = format!("{stats:#?}");
-    let prefix = format!("{name}: ");
-    text.lines()
-        .map(str::trim)
-        .find_map(|line| line.strip_prefix(prefix.as_str()))
-        .map(|value| value.trim_end_matches(',').to_owned())
-}
-
-/// `spans_ended == spans_exported + spans_rejected + dropped() + queued` (issue 10's invariant);
-/// panics with the stats when it does not hold or when `Stats` has no `spans_rejected`.
-#[track_caller]
-pub fn assert_accounted_with_rejections(stats: &tracewire::Stats) {
-    let rejected = require(stats, "spans_rejected");
-    assert_eq!(
-        stats.spans_ended,
-        stats.spans_exported + rejected + stats.dropped() + stats.queued,
-        "spans_ended != exported + rejected + dropped + queued in {stats:#?}"
-    );
-}
-
-// ---------------------------------------------------------------------------------------------------
 // Clients for user exporters
 
 /// A plain reqwest client for an opentelemetry-otlp HTTP exporter built by a test. With the `tls`

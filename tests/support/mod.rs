@@ -932,17 +932,18 @@ pub fn configure(
         .with_schedule_delay(Duration::from_millis(50))
 }
 
-/// Asserts `spans_ended == spans_exported + dropped_* + queued`, printing the stats otherwise.
+/// Asserts `spans_ended == spans_exported + spans_rejected + dropped_* + queued`, printing the stats otherwise.
 #[track_caller]
 pub fn assert_accounted(stats: &tracewire::Stats) {
     let accounted = stats.spans_exported
+        + stats.spans_rejected
         + stats.dropped_buffer_full
         + stats.dropped_export_failed
         + stats.dropped_shutdown
         + stats.queued;
     assert_eq!(
         stats.spans_ended, accounted,
-        "spans_ended != exported + dropped + queued in {stats:#?}"
+        "spans_ended != exported + rejected + dropped + queued in {stats:#?}"
     );
 }
 
