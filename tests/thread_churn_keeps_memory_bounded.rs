@@ -1,5 +1,5 @@
 //! Threads that come and go while the collector is stuck leave no memory behind: 10,000 short-lived
-//! threads, in bounded waves, each end a few spans while the only export in flight hangs on a
+//! threads, in bounded waves, each end a few spans while the exports in flight hang on a
 //! collector that accepts the connection and never answers, and the export queue is small and full.
 //! The rings of the exited threads are reclaimed and their spans counted as dropped (buffer full),
 //! the peak RSS growth stays under a generous bound (it is printed), and after shutdown every span
@@ -20,6 +20,10 @@ const WAVE: usize = 100;
 const SPANS_PER_THREAD: u64 = 5;
 const MAX_QUEUE_SIZE: usize = 256;
 const BATCH_SIZE: usize = 64;
+/// Requests in flight at once: out of the queue while in flight, so they add to what is held.
+const CONCURRENT_EXPORTS: usize = 4;
+/// The most spans held while the collector is stuck: the queue and the requests in flight.
+const HELD: usize = MAX_QUEUE_SIZE + CONCURRENT_EXPORTS * BATCH_SIZE;
 /// Generous: a thread's ring starts at 64 slots of about 100 bytes, and exited threads' rings are
 /// freed while the queue is full; without that, 10,000 rings stay behind.
 const MAX_RSS_GROWTH: u64 = 48 << 20;
@@ -68,7 +72,8 @@ fn exited_threads_leave_no_rings_behind_while_the_collector_is_stuck() {
     let config = support::config_to(Transport::Http, endpoint)
         .with_max_queue_size(MAX_QUEUE_SIZE)
         .with_max_export_batch_size(BATCH_SIZE)
-        // Longer than the whole test: the first export stays in flight, the queue stays full.
+        .with_max_concurrent_exports(CONCURRENT_EXPORTS)
+        // Longer than the whole test: the first exports stay in flight, the queue stays full.
         .with_export_timeout(Duration::from_secs(600))
         .with_batch_export_timeout(Duration::from_secs(600))
         .with_shutdown_timeout(Duration::from_secs(1));
@@ -76,7 +81,7 @@ fn exited_threads_leave_no_rings_behind_while_the_collector_is_stuck() {
         support::bounded("thread churn", SCENARIO_BOUND, move || {
             let guard = config.init().expect("init");
             // Fill the queue and get the export stuck before measuring.
-            for _ in 0..MAX_QUEUE_SIZE * 2 {
+            for _ in 0..HELD {
                 tracewire::span("fill").end();
             }
             std::thread::sleep(Duration::from_millis(300));
@@ -101,7 +106,7 @@ fn exited_threads_leave_no_rings_behind_while_the_collector_is_stuck() {
             }
             // Every exited thread's ring is reclaimed within a few drains (every 100 ms).
             let started = Instant::now();
-            let bound = (MAX_QUEUE_SIZE + BATCH_SIZE) as u64;
+            let bound = HELD as u64;
             let mut stats = tracewire::stats();
             // Spans not yet settled: in the queue, in flight, or in rings.
             let held = |stats: &tracewire::Stats| {
@@ -128,16 +133,16 @@ fn exited_threads_leave_no_rings_behind_while_the_collector_is_stuck() {
     println!("while stuck: {stats:?}");
     println!("after shutdown: {after:?}");
 
-    let spans = (THREADS as u64) * SPANS_PER_THREAD + 2 * MAX_QUEUE_SIZE as u64;
+    let spans = (THREADS as u64) * SPANS_PER_THREAD + HELD as u64;
     assert_eq!(stats.spans_ended, spans, "{stats:#?}");
     assert_eq!(stats.spans_exported, 0, "{stats:#?}");
     // The exited threads' spans are counted as dropped while the collector is stuck, not held.
     assert!(
-        stats.dropped_buffer_full >= spans - (MAX_QUEUE_SIZE + BATCH_SIZE) as u64,
+        stats.dropped_buffer_full >= spans - HELD as u64,
         "exited threads' spans still held, not counted: {stats:#?}"
     );
     assert!(
-        stats.queued <= (MAX_QUEUE_SIZE + BATCH_SIZE) as u64,
+        stats.queued <= HELD as u64,
         "{stats:#?}"
     );
     assert!(
