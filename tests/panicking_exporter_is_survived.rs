@@ -148,3 +148,106 @@ fn panicking_exporter_is_survived() {
     );
     support::assert_accounted(&stats);
 }
+
+/// Panics where no future guards them: in `export` before it returns its future (a plain `fn`
+/// returning `impl Future`), and in `shutdown_with_timeout`.
+#[derive(Debug)]
+struct PanicsBeforeItsFuture {
+    inner: opentelemetry_otlp::SpanExporter,
+}
+
+impl SpanExporter for PanicsBeforeItsFuture {
+    #[allow(clippy::manual_async_fn)] // the panic must come before the future exists
+    fn export(
+        &self,
+        batch: Vec<SpanData>,
+    ) -> impl std::future::Future<Output = OTelSdkResult> + Send {
+        if batch.iter().any(|span| span.name == BOOM) {
+            panic!("tracewire-test: this exporter panics before returning its future");
+        }
+        self.inner.export(batch)
+    }
+
+    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
+        panic!("tracewire-test: this exporter panics in shutdown");
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.inner.set_resource(resource);
+    }
+}
+
+#[test]
+fn panics_outside_the_exporters_future_are_survived() {
+    let _serial = support::serial();
+    let receiver = FaultReceiver::http();
+    let config = tracewire::Config::default()
+        .with_exporter(PanicsBeforeItsFuture {
+            inner: otlp_http_exporter(&receiver),
+        })
+        .with_service_name("tracewire-tests")
+        .with_diagnostics(tracewire::DiagLevel::None)
+        .with_schedule_delay(Duration::from_secs(60))
+        .with_batch_export_timeout(Duration::from_secs(10));
+    let (flushes, recording, took, stats) = support::bounded(
+        "exporter panics outside its future",
+        SCENARIO_BOUND,
+        move || {
+            let guard = config.init().expect("init");
+            let flushes = vec![
+                batch("ok0", false),
+                batch("panic1", true),
+                batch("ok2", false),
+            ];
+            let span = tracewire::span("after the panic");
+            let recording = span.is_recording();
+            span.end();
+            // The exporter's `shutdown_with_timeout` panics in here.
+            let took = support::timed_drop(guard);
+            (flushes, recording, took, tracewire::stats())
+        },
+    );
+
+    println!(
+        "flushes {flushes:?}; guard returned in {took:?}; exported {}, dropped_export_failed {}, \
+         export_errors {}, worker_stopped {:?}",
+        stats.spans_exported,
+        stats.dropped_export_failed,
+        stats.export_errors,
+        stats.worker_stopped
+    );
+    assert!(flushes[0].is_ok(), "first batch: {flushes:?} ({stats:#?})");
+    assert!(flushes[1].is_err(), "a panicking batch reports an error");
+    assert!(
+        flushes[2].is_ok(),
+        "the batch after a panic: {flushes:?} ({stats:#?})"
+    );
+    assert!(
+        recording,
+        "recording switched off after the exporter panicked"
+    );
+    let mut names: Vec<String> = receiver
+        .accepted_spans()
+        .iter()
+        .map(|s| s.name().to_owned())
+        .collect();
+    names.sort();
+    let mut expected: Vec<String> = ["ok0", "ok2"]
+        .iter()
+        .flat_map(|label| (0..PER_BATCH).map(move |i| format!("{label}-{i}")))
+        .chain(["after the panic".to_owned()])
+        .collect();
+    expected.sort();
+    assert_eq!(
+        names, expected,
+        "the batches that did not panic arrived, and the last span"
+    );
+    assert_eq!(stats.spans_exported, 2 * PER_BATCH + 1, "{stats:#?}");
+    assert_eq!(stats.dropped_export_failed, PER_BATCH, "{stats:#?}");
+    assert_eq!(stats.export_errors, 1, "{stats:#?}");
+    assert_eq!(
+        stats.worker_stopped, None,
+        "a panic in export or shutdown is not a stopped worker: {stats:#?}"
+    );
+    support::assert_accounted(&stats);
+}
