@@ -190,9 +190,10 @@ fn run(load: &Load) -> Result<(), tracewire::InitError> {
     );
     let stats = tracewire::stats();
     println!("{stats:#?}");
-    let accounted = stats.spans_exported + stats.dropped() + stats.queued;
+    let accounted = stats.spans_exported + stats.spans_rejected + stats.dropped() + stats.queued;
     println!(
-        "accounted (exported + dropped + queued): {accounted} of {} spans ended; lost {:.2} %",
+        "accounted (exported + rejected + dropped + queued): {accounted} of {} spans ended; \
+         lost {:.2} %",
         stats.spans_ended,
         100.0 * (made.saturating_sub(stats.spans_exported)) as f64 / made.max(1) as f64
     );
@@ -206,13 +207,15 @@ fn progress(started: Instant, last: &(Instant, Stats, u64), now: &(Instant, Stat
     let s = &now.1;
     let mut line = format!(
         "t={:>4.0}s made {:>9.0}/s exported {:>9.0}/s | started {} ended {} exported {} \
-         dropped {} (buffer full {}, export failed {}, shutdown {}) queued {} | requests {} errors {}",
+         rejected {} dropped {} (buffer full {}, export failed {}, shutdown {}) queued {} | \
+         requests {} errors {} retries {} throttled {}",
         now.0.duration_since(started).as_secs_f64(),
         rate(now.2, last.2),
         rate(s.spans_exported, last.1.spans_exported),
         s.spans_started,
         s.spans_ended,
         s.spans_exported,
+        s.spans_rejected,
         s.dropped(),
         s.dropped_buffer_full,
         s.dropped_export_failed,
@@ -220,7 +223,12 @@ fn progress(started: Instant, last: &(Instant, Stats, u64), now: &(Instant, Stat
         s.queued,
         s.export_requests,
         s.export_errors,
+        s.export_retries,
+        s.export_throttled,
     );
+    if let Some(reason) = &s.worker_stopped {
+        line.push_str(&format!(" | worker stopped: {reason}"));
+    }
     if let Some(error) = &s.last_export_error
         && s.export_errors > last.1.export_errors
     {
