@@ -131,7 +131,12 @@ fn serve(
                 let service = TraceServiceServer::new(GrpcReceiver { counts })
                     .accept_compressed(CompressionEncoding::Gzip)
                     .max_decoding_message_size(MAX_MESSAGE_BYTES);
+                // Flow-control windows that grow with the measured bandwidth-delay product, as
+                // grpc-go's (the OpenTelemetry Collector's) do; h2's fixed 64 KiB default would make
+                // every request of a few hundred KiB wait for window updates, whoever sends it.
                 tonic::transport::Server::builder()
+                    .initial_stream_window_size(4 << 20)
+                    .initial_connection_window_size(16 << 20)
                     .add_service(service)
                     .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener))
                     .await
