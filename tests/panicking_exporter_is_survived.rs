@@ -55,6 +55,17 @@ fn otlp_http_exporter(receiver: &FaultReceiver) -> opentelemetry_otlp::SpanExpor
         .expect("build the OTLP/HTTP exporter")
 }
 
+/// tracewire exporting through `exporter`, one batch per flush (the schedule never seals one).
+fn config_with(exporter: impl SpanExporter + 'static) -> tracewire::Config {
+    tracewire::Config::default()
+        .with_exporter(exporter)
+        .with_service_name("tracewire-tests")
+        .with_diagnostics(tracewire::DiagLevel::None)
+        .with_schedule_delay(Duration::from_secs(60))
+        .with_max_export_batch_size(512)
+        .with_batch_export_timeout(Duration::from_secs(10))
+}
+
 /// One batch of `PER_BATCH` spans, `boom` among them if `panics`, then a flush.
 fn batch(label: &str, panics: bool) -> Result<(), tracewire::FlushError> {
     for i in 0..PER_BATCH {
@@ -72,15 +83,9 @@ fn batch(label: &str, panics: bool) -> Result<(), tracewire::FlushError> {
 fn panicking_exporter_is_survived() {
     let _serial = support::serial();
     let receiver = FaultReceiver::http();
-    let config = tracewire::Config::default()
-        .with_exporter(PanicsOnBoom {
-            inner: otlp_http_exporter(&receiver),
-        })
-        .with_service_name("tracewire-tests")
-        .with_diagnostics(tracewire::DiagLevel::None)
-        .with_schedule_delay(Duration::from_secs(60))
-        .with_max_export_batch_size(512)
-        .with_batch_export_timeout(Duration::from_secs(10));
+    let config = config_with(PanicsOnBoom {
+        inner: otlp_http_exporter(&receiver),
+    });
     let (flushes, recording, stats) =
         support::bounded("panicking exporter", SCENARIO_BOUND, move || {
             let guard = config.init().expect("init");
@@ -181,14 +186,9 @@ impl SpanExporter for PanicsBeforeItsFuture {
 fn panics_outside_the_exporters_future_are_survived() {
     let _serial = support::serial();
     let receiver = FaultReceiver::http();
-    let config = tracewire::Config::default()
-        .with_exporter(PanicsBeforeItsFuture {
-            inner: otlp_http_exporter(&receiver),
-        })
-        .with_service_name("tracewire-tests")
-        .with_diagnostics(tracewire::DiagLevel::None)
-        .with_schedule_delay(Duration::from_secs(60))
-        .with_batch_export_timeout(Duration::from_secs(10));
+    let config = config_with(PanicsBeforeItsFuture {
+        inner: otlp_http_exporter(&receiver),
+    });
     let (flushes, recording, took, stats) = support::bounded(
         "exporter panics outside its future",
         SCENARIO_BOUND,

@@ -141,10 +141,7 @@ fn exited_threads_leave_no_rings_behind_while_the_collector_is_stuck() {
         stats.dropped_buffer_full >= spans - HELD as u64,
         "exited threads' spans still held, not counted: {stats:#?}"
     );
-    assert!(
-        stats.queued <= HELD as u64,
-        "{stats:#?}"
-    );
+    assert!(stats.queued <= HELD as u64, "{stats:#?}");
     assert!(
         growth < MAX_RSS_GROWTH,
         "peak RSS grew by {} KiB (bound {} KiB)",

@@ -252,22 +252,9 @@ impl Shared {
     fn wait_until(
         &self,
         timeout: Duration,
-        mut done: impl FnMut(&Script) -> bool,
+        done: impl FnMut(&Script) -> bool,
     ) -> MutexGuard<'_, Script> {
-        let deadline = Instant::now() + timeout;
-        let mut script = self.lock();
-        // Bounded: each turn finishes or waits for the remaining time, which shrinks.
-        while !done(&script) {
-            let now = Instant::now();
-            if now >= deadline {
-                break;
-            }
-            script = match self.changed.wait_timeout(script, deadline - now) {
-                Ok((g, _)) => g,
-                Err(p) => p.into_inner().0,
-            };
-        }
-        script
+        super::wait_on(self.lock(), &self.changed, timeout, done)
     }
 }
 

@@ -413,23 +413,33 @@ impl Shared {
     fn wait_until(
         &self,
         timeout: Duration,
-        mut done: impl FnMut(&Journal) -> bool,
+        done: impl FnMut(&Journal) -> bool,
     ) -> MutexGuard<'_, Journal> {
-        let deadline = Instant::now() + timeout;
-        let mut st = self.lock();
-        // Bounded: each turn either finishes or waits for the remaining time, which shrinks.
-        while !done(&st) {
-            let now = Instant::now();
-            if now >= deadline {
-                break;
-            }
-            st = match self.changed.wait_timeout(st, deadline - now) {
-                Ok((g, _)) => g,
-                Err(p) => p.into_inner().0,
-            };
-        }
-        st
+        wait_on(self.lock(), &self.changed, timeout, done)
     }
+}
+
+/// Waits on `changed` until `done(state)` or `timeout` has passed; returns with the lock held either
+/// way (a poisoned lock is taken over: a test that panicked has already failed).
+pub fn wait_on<'a, T>(
+    mut guard: MutexGuard<'a, T>,
+    changed: &Condvar,
+    timeout: Duration,
+    mut done: impl FnMut(&T) -> bool,
+) -> MutexGuard<'a, T> {
+    let deadline = Instant::now() + timeout;
+    // Bounded: each turn finishes or waits for the remaining time, which shrinks.
+    while !done(&guard) {
+        let now = Instant::now();
+        if now >= deadline {
+            break;
+        }
+        guard = match changed.wait_timeout(guard, deadline - now) {
+            Ok((g, _)) => g,
+            Err(p) => p.into_inner().0,
+        };
+    }
+    guard
 }
 
 fn span_count(st: &Journal) -> usize {
