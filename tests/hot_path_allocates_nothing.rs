@@ -11,6 +11,8 @@ use counting_allocator::allocations_in;
 use tracewire::{Config, DiagLevel, ExporterKind, Sampler};
 
 static SERIAL: Mutex<()> = Mutex::new(());
+/// Spans (and the parent) that fit in a thread's first ring of 64 slots.
+const WARM_SPANS: usize = 50;
 
 fn record_spans(count: usize) {
     let parent = tracewire::span("parent");
@@ -62,13 +64,19 @@ fn sampled_spans_allocate_nothing_once_warm() {
         .init()
         .expect("init");
     // Warm-up: the thread's rings and its first records are allocated once, then the export
-    // thread hands emptied records back.
+    // thread hands emptied records back. A ring starts at 64 slots and grows when the thread fills
+    // it before the export thread drains it (when depends on scheduling); a larger ring starts
+    // with no recycled records. The last rounds hold fewer spans than the first ring, so they
+    // cannot make it grow, and they leave that many records recycled in whichever ring is current.
     for _ in 0..4 {
         record_spans(500);
         tracewire::force_flush().expect("flush");
     }
-    // Fewer spans than the buffer holds, so the recycled records cover every one of them.
-    let allocations = allocations_in(|| record_spans(500));
+    for _ in 0..2 {
+        record_spans(WARM_SPANS);
+        tracewire::force_flush().expect("flush");
+    }
+    let allocations = allocations_in(|| record_spans(WARM_SPANS));
     tracewire::force_flush().expect("flush");
     let stats = tracewire::stats();
     assert_eq!(
