@@ -55,6 +55,28 @@ fn otlp_http_exporter(receiver: &FaultReceiver) -> opentelemetry_otlp::SpanExpor
         .expect("build the OTLP/HTTP exporter")
 }
 
+/// The names of the spans the receiver accepted, sorted.
+fn arrived(receiver: &FaultReceiver) -> Vec<String> {
+    let mut names: Vec<String> = receiver
+        .accepted_spans()
+        .iter()
+        .map(|s| s.name().to_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// The names of the spans of the batches `labels` (see [`batch`]) and of the `last` span, sorted.
+fn expected(labels: &[&str], last: &str) -> Vec<String> {
+    let mut names: Vec<String> = labels
+        .iter()
+        .flat_map(|label| (0..PER_BATCH).map(move |i| format!("{label}-{i}")))
+        .chain([last.to_owned()])
+        .collect();
+    names.sort();
+    names
+}
+
 /// tracewire exporting through `exporter`, one batch per flush (the schedule never seals one).
 fn config_with(exporter: impl SpanExporter + 'static) -> tracewire::Config {
     tracewire::Config::default()
@@ -130,19 +152,11 @@ fn panicking_exporter_is_survived() {
         recording,
         "recording switched off after the exporter panicked"
     );
-    let mut names: Vec<String> = receiver
-        .accepted_spans()
-        .iter()
-        .map(|s| s.name().to_owned())
-        .collect();
-    names.sort();
-    let mut expected: Vec<String> = ["ok0", "ok2", "ok4"]
-        .iter()
-        .flat_map(|label| (0..PER_BATCH).map(move |i| format!("{label}-{i}")))
-        .chain(["after the panics".to_owned()])
-        .collect();
-    expected.sort();
-    assert_eq!(names, expected, "the batches that did not panic arrived");
+    assert_eq!(
+        arrived(&receiver),
+        expected(&["ok0", "ok2", "ok4"], "after the panics"),
+        "the batches that did not panic arrived"
+    );
     assert_eq!(stats.spans_ended, 5 * PER_BATCH + 1, "{stats:#?}");
     assert_eq!(stats.spans_exported, 3 * PER_BATCH + 1, "{stats:#?}");
     assert_eq!(stats.dropped_export_failed, 2 * PER_BATCH, "{stats:#?}");
@@ -226,20 +240,9 @@ fn panics_outside_the_exporters_future_are_survived() {
         recording,
         "recording switched off after the exporter panicked"
     );
-    let mut names: Vec<String> = receiver
-        .accepted_spans()
-        .iter()
-        .map(|s| s.name().to_owned())
-        .collect();
-    names.sort();
-    let mut expected: Vec<String> = ["ok0", "ok2"]
-        .iter()
-        .flat_map(|label| (0..PER_BATCH).map(move |i| format!("{label}-{i}")))
-        .chain(["after the panic".to_owned()])
-        .collect();
-    expected.sort();
     assert_eq!(
-        names, expected,
+        arrived(&receiver),
+        expected(&["ok0", "ok2"], "after the panic"),
         "the batches that did not panic arrived, and the last span"
     );
     assert_eq!(stats.spans_exported, 2 * PER_BATCH + 1, "{stats:#?}");
