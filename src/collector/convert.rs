@@ -104,12 +104,7 @@ impl Conversion {
 
 /// The longest prefix of at most `max` bytes that ends on a character boundary.
 fn truncated(value: &StringValue, max: usize) -> StringValue {
-    let s = value.as_str();
-    let mut end = max.min(s.len());
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    StringValue::from(s[..end].to_owned())
+    StringValue::from(crate::span::limits::cut(value.as_str(), max).to_owned())
 }
 
 #[cfg(test)]

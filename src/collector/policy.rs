@@ -323,11 +323,7 @@ fn truncate_value(value: &mut Value, max: usize) {
 
 /// The longest prefix of at most `max` bytes that ends on a character boundary.
 fn truncated(s: &str, max: usize) -> StringValue {
-    let mut end = max.min(s.len());
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    StringValue::from(s[..end].to_owned())
+    StringValue::from(crate::span::limits::cut(s, max).to_owned())
 }
 
 /// Where span names are split into words and path segments.

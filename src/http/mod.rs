@@ -228,14 +228,7 @@ pub const MAX_REQUEST_VALUE_LENGTH: usize = 2048;
 
 /// `value` cut to [`MAX_REQUEST_VALUE_LENGTH`] bytes on a character boundary.
 pub(crate) fn capped(value: &str) -> &str {
-    if value.len() <= MAX_REQUEST_VALUE_LENGTH {
-        return value;
-    }
-    let mut end = MAX_REQUEST_VALUE_LENGTH;
-    while !value.is_char_boundary(end) {
-        end -= 1;
-    }
-    &value[..end]
+    crate::span::limits::cut(value, MAX_REQUEST_VALUE_LENGTH)
 }
 
 /// `value` capped, owned: what a request-controlled attribute records.

@@ -40,3 +40,10 @@ impl Default for SpanLimits {
         }
     }
 }
+
+/// The longest prefix of `s` of at most `max` bytes that ends on a character boundary: how every
+/// length limit and cap cuts a string.
+#[inline]
+pub(crate) fn cut(s: &str, max: usize) -> &str {
+    &s[..s.floor_char_boundary(max)]
+}

@@ -10,6 +10,8 @@ use bytes::BufMut;
 use opentelemetry::{Array, KeyValue, Value};
 use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint, key_len};
 
+use crate::span::limits::cut;
+
 /// The length of a length-delimited field holding `len` bytes.
 #[inline]
 pub(super) fn len_field(tag: u32, len: usize) -> usize {
@@ -92,20 +94,6 @@ pub(super) fn put_fixed32(tag: u32, value: u32, buf: &mut impl BufMut) {
     if value != 0 {
         prost::encoding::fixed32::encode(tag, &value, buf);
     }
-}
-
-/// The longest prefix of `s` of at most `max` bytes that ends on a character boundary (the value
-/// length limit, applied as `Conversion` applies it).
-#[inline]
-pub(super) fn cut(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
 }
 
 // `AnyValue`'s one-of fields: string 1, bool 2, int 3, double 4, array 5. A one-of field is
