@@ -41,7 +41,7 @@ struct Spec {
     extras: Option<ExtrasSpec>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 struct ExtrasSpec {
     attributes: Vec<KeyValue>,
     dropped_attributes: u32,
@@ -233,12 +233,7 @@ fn workload_unit(trace_id: u128, state: &TraceState) -> Vec<Spec> {
                     KeyValue::new("worker.index", i as i64),
                     KeyValue::new("worker.name", "resize"),
                 ],
-                dropped_attributes: 0,
-                events: Vec::new(),
-                dropped_events: 0,
-                links: Vec::new(),
-                dropped_links: 0,
-                status: Status::Unset,
+                ..ExtrasSpec::default()
             }),
             ..root.clone()
         });
@@ -259,15 +254,7 @@ impl Spec {
     }
 
     fn with_extras(mut self, f: impl FnOnce(&mut ExtrasSpec)) -> Spec {
-        let mut extras = ExtrasSpec {
-            attributes: Vec::new(),
-            dropped_attributes: 0,
-            events: Vec::new(),
-            dropped_events: 0,
-            links: Vec::new(),
-            dropped_links: 0,
-            status: Status::Unset,
-        };
+        let mut extras = ExtrasSpec::default();
         f(&mut extras);
         self.extras = Some(extras);
         self
