@@ -22,6 +22,7 @@ use super::supervise::{catch_panic, catch_panic_sync};
 use super::worker::{Control, Reply, Settings, Sink};
 use super::{GLOBAL, LAST_EXPORT_ERROR, RingPair, WAKE};
 use crate::diag::diag;
+use crate::export::Outcome;
 use crate::span::clock::Converter;
 
 /// The longest a finished span waits in a thread buffer when nothing wakes the thread sooner.
@@ -37,31 +38,6 @@ pub(crate) const MAX_QUEUE_BYTES: usize = 64 << 20;
 const MAX_REQUEST_BYTES: usize = 3 << 20;
 /// The shutdown's last attempt when the breaker is open.
 const LAST_ATTEMPT: Duration = Duration::from_millis(500);
-
-/// The OTLP outcome type, or a stand-in in a build without OTLP.
-#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
-use crate::export::transport::Outcome;
-#[cfg(not(any(feature = "otlp-grpc", feature = "otlp-http")))]
-#[derive(Debug)]
-enum Outcome {
-    Accepted {
-        rejected: u64,
-        message: String,
-    },
-    Failed {
-        reason: String,
-    },
-    #[allow(dead_code)]
-    Retryable {
-        delay: Option<Duration>,
-        throttled: bool,
-        reason: String,
-    },
-    #[allow(dead_code)]
-    Unreachable {
-        reason: String,
-    },
-}
 
 /// One request, answered.
 struct Done {

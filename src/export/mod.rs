@@ -23,6 +23,36 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
+/// What became of one export request: an OTLP transport's answer, classified, or a `SpanExporter`'s
+/// result (accepted or failed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// The collector took the request; `rejected` of its spans were refused through
+    /// `partial_success` (with the collector's `message`).
+    Accepted { rejected: u64, message: String },
+    /// Worth sending again: HTTP 429/502/503/504, gRPC `UNAVAILABLE`, `RESOURCE_EXHAUSTED` with
+    /// `RetryInfo`. `delay` is the collector's (`Retry-After`, `RetryInfo`); `throttled` says it
+    /// asked to slow down.
+    #[cfg_attr(
+        not(any(feature = "otlp-grpc", feature = "otlp-http")),
+        allow(dead_code)
+    )]
+    Retryable {
+        delay: Option<Duration>,
+        throttled: bool,
+        reason: String,
+    },
+    /// Nothing answered: connection refused or reset, TLS handshake failed, timed out. Feeds the
+    /// circuit breaker; the request is retried.
+    #[cfg_attr(
+        not(any(feature = "otlp-grpc", feature = "otlp-http")),
+        allow(dead_code)
+    )]
+    Unreachable { reason: String },
+    /// The collector refused the request for good (HTTP 400, gRPC `INVALID_ARGUMENT`, ...).
+    Failed { reason: String },
+}
+
 /// A boxed export future.
 pub(crate) type ExportFuture<'a> = Pin<Box<dyn Future<Output = OTelSdkResult> + Send + 'a>>;
 

@@ -15,33 +15,12 @@ pub(crate) mod grpc;
 #[cfg(feature = "otlp-http")]
 pub(crate) mod http;
 
-use std::time::Duration;
-
 use bytes::Bytes;
 
 use crate::error::InitError;
 use crate::export::settings::{OtlpSettings, Protocol};
 
-/// What became of one request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Outcome {
-    /// The collector took the request; `rejected` of its spans were refused through
-    /// `partial_success` (with the collector's `message`).
-    Accepted { rejected: u64, message: String },
-    /// Worth sending again: HTTP 429/502/503/504, gRPC `UNAVAILABLE`, `RESOURCE_EXHAUSTED` with
-    /// `RetryInfo`. `delay` is the collector's (`Retry-After`, `RetryInfo`); `throttled` says it
-    /// asked to slow down.
-    Retryable {
-        delay: Option<Duration>,
-        throttled: bool,
-        reason: String,
-    },
-    /// Nothing answered: connection refused or reset, TLS handshake failed, timed out. Feeds the
-    /// circuit breaker; the request is retried.
-    Unreachable { reason: String },
-    /// The collector refused the request for good (HTTP 400, gRPC `INVALID_ARGUMENT`, ...).
-    Failed { reason: String },
-}
+pub(crate) use super::Outcome;
 
 /// The TLS material for an `https://` endpoint, read once; `None` for `http://`.
 #[cfg(feature = "tls")]
