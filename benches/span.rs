@@ -5,17 +5,23 @@
 //! cargo bench --bench span -- child_span        # one group
 //! ```
 //!
-//! Every library runs its real pipeline into an exporter (reporter) that discards what it is given,
-//! so the background work competes for the CPU as it would in a service. Each case is measured twice:
+//! Every library runs its real pipeline, on its **default buffer sizes**, into an exporter
+//! (reporter) that counts what it is given, so the background work competes for the CPU as it
+//! would in a service. Each case is measured twice:
 //!
-//! - `<library>`: spans back to back, as fast as the caller can make them. The pipeline may fall
-//!   behind; what it lost shows in the counts printed after the case.
+//! - `<library>` (continuous, the headline): spans back to back, as fast as the caller can make
+//!   them, while the pipeline drains and exports: no flush between batches. What the pipeline could
+//!   not keep up with shows in the created / exported counts printed after the case.
 //! - `<library>/batched`: batches of at most `BATCH` spans, with a flush between batches outside the
-//!   timed region, so every span is exported (zero drops) and the time is the caller's cost alone.
+//!   timed region, so that (nearly) every span is exported and the time is the caller's cost with an
+//!   idle pipeline. A second row, never the headline.
 //!
-//! After each case a line on standard error gives created, exported and dropped span counts, and
-//! the run ends with a table of mean ns per span and the ratio to tracewire's case in the same group.
-//! The table's means include criterion's warm-up; criterion's own estimates are printed above it.
+//! After each case a line on standard error gives created, exported and dropped span counts. The
+//! `two_threads` group then runs root spans from 2 producer threads for a few seconds per library
+//! (`TRACEWIRE_BENCH_SECS`, default 3) and prints spans produced and exported per second and the
+//! peak RSS growth. The run ends with a table of mean ns per span, the ratio to fastrace's case in
+//! the same group (the reference of the goals) and exported / created. The table's means include
+//! criterion's warm-up; criterion's own estimates are printed above it.
 
 use std::hint::black_box;
 use std::sync::Mutex;
@@ -31,16 +37,13 @@ use opentelemetry::trace::{Span as _, TraceContextExt as _, Tracer as _, TracerP
 use opentelemetry::{Context, KeyValue as OtelKeyValue};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{
-    BatchConfigBuilder, BatchSpanProcessor, SdkTracer, SdkTracerProvider, SpanData, SpanExporter,
+    BatchSpanProcessor, SdkTracer, SdkTracerProvider, SpanData, SpanExporter,
 };
 use tracewire::{Config, DiagLevel, Sampler};
 
-/// Spans each thread can hold before tracewire's background thread collects them.
-const THREAD_BUFFER: usize = 8192;
-/// The collector's queue, for tracewire and opentelemetry_sdk alike.
-const QUEUE: usize = 16_384;
-/// Spans per timed batch in the `batched` variants (at most `THREAD_BUFFER` and `QUEUE`).
-const BATCH: u64 = 4096;
+/// Spans per timed batch in the `batched` variants: at most tracewire's default thread buffer
+/// (1024 spans) and opentelemetry_sdk's default queue (2048).
+const BATCH: u64 = 512;
 /// Child spans under one parent. fastrace keeps at most 10 240 local spans per local parent and
 /// silently ignores the rest, so parents are renewed every `CHILDREN` children, for every library.
 const CHILDREN: u64 = 1024;
@@ -288,25 +291,18 @@ fn timed_children(iters: u64, mut parent: impl FnMut(u64)) -> Duration {
 // Set-up of each library.
 
 fn otel_provider(sampler: opentelemetry_sdk::trace::Sampler) -> SdkTracerProvider {
-    let processor = BatchSpanProcessor::builder(CountingExporter)
-        .with_batch_config(
-            BatchConfigBuilder::default()
-                .with_max_queue_size(QUEUE)
-                .build(),
-        )
-        .build();
+    let processor = BatchSpanProcessor::builder(CountingExporter).build();
     SdkTracerProvider::builder()
         .with_sampler(sampler)
         .with_span_processor(processor)
         .build()
 }
 
+/// tracewire on its default buffer sizes (thread buffer and queue).
 fn tracewire_config() -> Config {
     Config::default()
         .with_exporter(NoopExporter)
         .with_diagnostics(DiagLevel::None)
-        .with_thread_buffer_size(THREAD_BUFFER)
-        .with_max_queue_size(QUEUE)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -496,11 +492,10 @@ fn enabled(c: &mut Criterion) {
 
     drop(guard);
     let _ = provider.shutdown();
-    print_table();
 }
 
-/// The closing table: mean ns per iteration, the ratio to tracewire's case in the same group and
-/// variant, and how many of the spans created were exported.
+/// The closing table: mean ns per iteration, the ratio to fastrace's case in the same group and
+/// variant (the goals are written against it), and how many of the spans created were exported.
 fn print_table() {
     let rows = ROWS.lock().unwrap();
     if rows.is_empty() {
@@ -508,25 +503,25 @@ fn print_table() {
     }
     let base = |row: &Row| {
         let name = match (row.group, row.case.ends_with("/batched")) {
-            ("disabled", _) => "tracewire_off",
-            (_, true) => "tracewire/batched",
-            (_, false) => "tracewire",
+            ("disabled", _) => return None,
+            (_, true) => "fastrace/batched",
+            (_, false) => "fastrace",
         };
         rows.iter()
             .find(|r| r.group == row.group && r.case == name)
             .map(|r| r.ns_per_iter)
     };
     eprintln!(
-        "\nmean ns per iteration (criterion's warm-up included), ratio to tracewire in the same group"
+        "\nmean ns per iteration (criterion's warm-up included), ratio to fastrace in the same group"
     );
     eprintln!(
-        "{:<21} {:<35} {:>9} {:>9} {:>22}",
-        "group", "case", "ns/iter", "ratio", "exported/created"
+        "{:<21} {:<35} {:>9} {:>9} {:>24}",
+        "group", "case", "ns/iter", "/fastrace", "exported/created"
     );
     let mut last = "";
     for row in rows.iter() {
         if row.group != last {
-            eprintln!("{}", "-".repeat(100));
+            eprintln!("{}", "-".repeat(102));
             last = row.group;
         }
         let ratio = match base(row) {
@@ -534,14 +529,133 @@ fn print_table() {
             _ => "-".to_owned(),
         };
         let exported = match row.exported {
-            Some((exported, created)) => format!("{exported}/{created}"),
+            Some((exported, created)) => format!(
+                "{exported}/{created} {:>3.0}%",
+                100.0 * exported as f64 / created.max(1) as f64
+            ),
             None => "-".to_owned(),
         };
         eprintln!(
-            "{:<21} {:<35} {:>9.1} {ratio:>9} {exported:>22}",
+            "{:<21} {:<35} {:>9.1} {ratio:>9} {exported:>24}",
             row.group, row.case, row.ns_per_iter
         );
     }
+    for line in THREADS.lock().unwrap().iter() {
+        eprintln!("{line}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Root spans from two producer threads: throughput, not latency.
+
+/// The `two_threads` lines, printed after the table.
+static THREADS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// The process's resident set size in KiB (Linux; 0 elsewhere).
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+            line.split_whitespace().nth(1)?.parse().ok()
+        })
+        .unwrap_or(0)
+}
+
+/// Runs `make` (one root span) on 2 threads for `secs` seconds; `exported()` reads the library's
+/// exported count. Prints spans produced and exported per second (exported within the window, not
+/// after a final flush), the share dropped, and the peak RSS growth over the run.
+fn two_threads(lib: Lib, otel: Option<&SdkTracerProvider>, make: fn()) {
+    use std::sync::atomic::AtomicBool;
+    let secs: f64 = std::env::var("TRACEWIRE_BENCH_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3.0);
+    let exported_before = lib.flush(otel);
+    let tw_before = tracewire::stats();
+    let rss_before = rss_kib();
+    let stop = AtomicBool::new(false);
+    let peak = AtomicU64::new(rss_before);
+    let window = Duration::from_secs_f64(secs);
+    let (produced, exported_in_window) = std::thread::scope(|scope| {
+        let producers: Vec<_> = (0..2)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut made = 0_u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        for _ in 0..256 {
+                            make();
+                        }
+                        made += 256;
+                    }
+                    made
+                })
+            })
+            .collect();
+        let start = Instant::now();
+        while start.elapsed() < window {
+            std::thread::sleep(Duration::from_millis(10));
+            peak.fetch_max(rss_kib(), Ordering::Relaxed);
+        }
+        let exported = match lib {
+            Lib::Tracewire => tracewire::stats().spans_exported,
+            Lib::Otel => OTEL_EXPORTED.load(Ordering::Relaxed),
+            Lib::Fastrace => FASTRACE_REPORTED.load(Ordering::Relaxed),
+        };
+        stop.store(true, Ordering::Relaxed);
+        let produced: u64 = producers.into_iter().map(|p| p.join().unwrap()).sum();
+        (produced, exported)
+    });
+    let exported_in_window = exported_in_window - exported_before;
+    let exported_total = lib.flush(otel) - exported_before;
+    peak.fetch_max(rss_kib(), Ordering::Relaxed);
+    let dropped = match lib {
+        Lib::Tracewire => {
+            let now = tracewire::stats();
+            format!(
+                ", dropped {} (counted)",
+                now.dropped() - tw_before.dropped()
+            )
+        }
+        _ => String::new(),
+    };
+    let lost = produced.saturating_sub(exported_total);
+    let line = format!(
+        "[two_threads/{lib:?}] produced {:.2} M/s, exported {:.2} M/s within the run; \
+         {exported_total} of {produced} exported in the end ({:.1} % lost{dropped}); \
+         peak RSS growth {:.1} MiB",
+        produced as f64 / secs / 1e6,
+        exported_in_window as f64 / secs / 1e6,
+        100.0 * lost as f64 / produced.max(1) as f64,
+        peak.load(Ordering::Relaxed).saturating_sub(rss_before) as f64 / 1024.0,
+    );
+    eprintln!("{line}");
+    THREADS.lock().unwrap().push(line);
+}
+
+fn threads(_c: &mut Criterion) {
+    let filter_out = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .any(|a| !"two_threads".contains(a.as_str()));
+    if filter_out {
+        return;
+    }
+    let guard = tracewire_config().init().expect("init tracewire");
+    two_threads(Lib::Tracewire, None, tw_root);
+    drop(guard);
+    let provider = otel_provider(opentelemetry_sdk::trace::Sampler::AlwaysOn);
+    let tracer = provider.tracer("bench");
+    static TRACER: std::sync::OnceLock<SdkTracer> = std::sync::OnceLock::new();
+    let _ = TRACER.set(tracer);
+    two_threads(Lib::Otel, Some(&provider), || {
+        if let Some(tracer) = TRACER.get() {
+            otel_root(tracer);
+        }
+    });
+    let _ = provider.shutdown();
+    two_threads(Lib::Fastrace, None, fastrace_root);
+    print_table();
 }
 
 criterion_group! {
@@ -549,6 +663,6 @@ criterion_group! {
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
-    targets = disabled, enabled
+    targets = disabled, enabled, threads
 }
 criterion_main!(benches);
