@@ -145,8 +145,9 @@ pub(crate) fn to_span_data(records: Vec<SpanRecord>) -> Vec<opentelemetry_sdk::t
             .with_version(env!("CARGO_PKG_VERSION"))
             .build(),
     };
-    records
-        .into_iter()
-        .map(|record| conversion.convert(record).0)
-        .collect()
+    let mut batch = Vec::with_capacity(records.len());
+    for record in records {
+        conversion.convert_into(record, &mut batch);
+    }
+    batch
 }

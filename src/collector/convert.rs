@@ -16,10 +16,18 @@ pub(crate) struct Conversion {
 }
 
 impl Conversion {
-    /// Converts a record; its extras box, emptied, comes back for reuse.
-    pub(crate) fn convert(&self, record: SpanRecord) -> (SpanData, Option<Box<Extras>>) {
+    /// Converts a record onto the end of `batch`; its extras box, emptied, comes back for reuse.
+    ///
+    /// Pushed in place and filled there: a `SpanData` is 352 bytes, and returning it by value
+    /// through the worker's panic guard copied it three times (half of the worker's time, by
+    /// `perf`, when it converts for a user's `SpanExporter`).
+    pub(crate) fn convert_into(
+        &self,
+        record: SpanRecord,
+        batch: &mut Vec<SpanData>,
+    ) -> Option<Box<Extras>> {
         let SpanRecord { ctx, rec, end } = record;
-        let mut data = SpanData {
+        batch.push(SpanData {
             span_context: ctx.to_otel(),
             parent_span_id: rec.parent_span_id,
             parent_span_is_remote: rec.parent_remote,
@@ -33,10 +41,9 @@ impl Conversion {
             links: SpanLinks::default(),
             status: Status::Unset,
             instrumentation_scope: self.scope.clone(),
-        };
-        let Some(mut extras) = rec.extras else {
-            return (data, None);
-        };
+        });
+        let mut extras = rec.extras?;
+        let data = batch.last_mut()?;
         let kept = keep_last_of_each_key(&mut extras.attributes);
         extras.attributes.truncate(kept);
         let mut attributes: Vec<KeyValue> = extras.attributes.drain(..).collect();
@@ -71,7 +78,7 @@ impl Conversion {
             })
             .collect();
         data.status = std::mem::replace(&mut extras.status, Status::Unset);
-        (data, Some(extras))
+        Some(extras)
     }
 
     /// Keeps the first `max` attributes (truncating their values) and returns how many were dropped.

@@ -286,11 +286,15 @@ impl Worker {
                         })
                     }
                     Filling::Spans(batch) => {
+                        if batch.len() == batch.capacity() {
+                            // Room for what this ring holds now, up to a batch, at once: growing
+                            // by doubling from empty copied every span about twice more.
+                            let waiting = self.rings[i].records.slots() + 1;
+                            batch.reserve(waiting.min(batch_size.saturating_sub(batch.len())));
+                        }
                         let conversion = &self.conversion;
-                        catch_panic_sync(|| conversion.convert(record)).map(|(data, extras)| {
-                            batch.push(data);
-                            (extras, batch.len() >= batch_size)
-                        })
+                        catch_panic_sync(|| conversion.convert_into(record, batch))
+                            .map(|extras| (extras, batch.len() >= batch_size))
                     }
                 };
                 match pushed {

@@ -101,14 +101,11 @@ fn reference(
     batch: &[Spec],
 ) -> (ExportTraceServiceRequest, Vec<String>) {
     let mut returned = Vec::new();
-    let data = batch
-        .iter()
-        .map(|spec| {
-            let (data, extras) = conversion.convert(spec.record());
-            returned.push(format!("{extras:?}"));
-            data
-        })
-        .collect();
+    let mut data = Vec::with_capacity(batch.len());
+    for spec in batch {
+        let extras = conversion.convert_into(spec.record(), &mut data);
+        returned.push(format!("{extras:?}"));
+    }
     let resource = ResourceAttributesWithSchema::from(resource);
     let resource_spans = group_spans_by_resource_and_scope(data, &resource);
     (ExportTraceServiceRequest { resource_spans }, returned)
