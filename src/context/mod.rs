@@ -440,6 +440,18 @@ fn split(trace_id: TraceId) -> [u64; 2] {
 }
 
 impl SpanContext {
+    /// This context for the record of a span that ends: a copy when it has no trace state (the
+    /// usual case: nothing to share, nothing written back), else taken, leaving
+    /// [`SpanContext::NONE`].
+    #[inline]
+    pub(crate) fn take_for_record(&mut self) -> SpanContext {
+        if self.state.is_empty() {
+            self.clone()
+        } else {
+            std::mem::take(self)
+        }
+    }
+
     /// The trace state, without cloning it.
     #[inline]
     pub(crate) fn into_trace_state(self) -> TraceState {

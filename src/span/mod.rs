@@ -24,7 +24,7 @@ use smallvec::SmallVec;
 
 use crate::collector;
 use crate::context::{self, Entered, SpanContext, TraceState};
-use record::{EventRecord, Extras, INLINE_ATTRIBUTES, Recording, SpanRecord};
+use record::{EventRecord, Extras, INLINE_ATTRIBUTES, Recording};
 
 /// A unit of work in a trace. It ends when [`end`](Span::end) is called or when it is dropped,
 /// exactly once.
@@ -91,14 +91,7 @@ pub fn span(name: impl Into<Cow<'static, str>>) -> Span {
 
 #[inline(never)]
 fn start_child(name: Cow<'static, str>) -> Span {
-    let parent = context::tracewire_current();
-    Span::start(
-        name,
-        SpanKind::Internal,
-        parent,
-        SmallVec::new(),
-        Vec::new(),
-    )
+    Span::start_plain(name, SpanKind::Internal, context::tracewire_current())
 }
 
 /// [`start_child`] once the OpenTelemetry API bridge is in use: the parent may be a span attached
@@ -106,14 +99,7 @@ fn start_child(name: Cow<'static, str>) -> Span {
 #[cold]
 #[inline(never)]
 fn start_child_of_any(name: Cow<'static, str>) -> Span {
-    let parent = context::current_span_context();
-    Span::start(
-        name,
-        SpanKind::Internal,
-        parent,
-        SmallVec::new(),
-        Vec::new(),
-    )
+    Span::start_plain(name, SpanKind::Internal, context::current_span_context())
 }
 
 /// Runs `f` inside a new span (the child of the current one), which is current while `f` runs and
@@ -302,7 +288,7 @@ impl Span {
         }
     }
 
-    #[inline]
+    /// Starts a span with attributes or links known at start.
     fn start(
         name: Cow<'static, str>,
         kind: SpanKind,
@@ -310,6 +296,24 @@ impl Span {
         attributes: SmallVec<[KeyValue; INLINE_ATTRIBUTES]>,
         links: Vec<Link>,
     ) -> Span {
+        let span = Span::start_plain(name, kind, parent);
+        if !attributes.is_empty() || !links.is_empty() {
+            span.with_extras(|extras| {
+                for attribute in attributes {
+                    extras.push_attribute(attribute);
+                }
+                for link in links {
+                    extras.push_link(link);
+                }
+            });
+        }
+        span
+    }
+
+    /// Starts a span without attributes or links: what [`span`] does, so the hot path neither
+    /// passes nor drops an empty `SmallVec` and `Vec` (a call out of line, every span).
+    #[inline]
+    fn start_plain(name: Cow<'static, str>, kind: SpanKind, parent: SpanContext) -> Span {
         // A span of a capture (a child inherits it; a root or a span with an explicit parent takes
         // the thread's while a capture is active) records whether or not tracing runs.
         let mut capture = parent.capture();
@@ -343,7 +347,12 @@ impl Span {
                 )
             };
         let sampled = if capture == 0 {
-            collector::sampler().should_sample(trace_id[1], parent_sampled)
+            match parent_sampled {
+                // The child of a sampled parent: sampled under every parent-based sampler,
+                // without reading the rest of the sampler's settings.
+                Some(true) if collector::parent_based() => true,
+                _ => collector::sampler().should_sample(trace_id[1], parent_sampled),
+            }
         } else {
             // A capture records every span the code makes, unless a remote parent said no.
             parent_sampled.unwrap_or(true)
@@ -363,23 +372,13 @@ impl Span {
         if capture == 0 {
             collector::count_started();
         }
-        let mut extras = None;
-        if !attributes.is_empty() || !links.is_empty() {
-            let boxed = extras.insert(collector::take_extras());
-            for attribute in attributes {
-                boxed.push_attribute(attribute);
-            }
-            for link in links {
-                boxed.push_link(link);
-            }
-        }
         let rec = Recording {
             name,
             kind,
             parent_span_id,
             parent_remote,
             start: clock::now(),
-            extras,
+            extras: None,
         };
         Span {
             ctx,
@@ -636,10 +635,9 @@ impl Span {
     /// Ends the span at a time given by the caller (a span that ends this way is not the trace of
     /// a panic: the caller chose the time).
     pub(crate) fn end_at(mut self, at: std::time::SystemTime) {
-        if let Some(rec) = self.rec.get_mut().take() {
-            let ctx = std::mem::take(&mut self.ctx);
+        if self.rec.get_mut().is_some() {
             let end = clock::Ticks::from_system_time(at);
-            collector::submit(SpanRecord { ctx, rec, end });
+            collector::submit_in_place(&mut self.ctx, self.rec.get_mut(), end);
         }
     }
 }
@@ -648,19 +646,22 @@ impl Span {
     /// Ends a recording span: timestamps it and hands it to the thread's buffer.
     #[inline(never)]
     fn finish(&mut self) {
-        let Some(mut rec) = self.rec.get_mut().take() else {
-            return;
-        };
         let end = clock::now();
         // A span ended by unwinding is the trace of a panic; say so unless the code already did.
         if std::thread::panicking() {
+            self.mark_panicked();
+        }
+        collector::submit_in_place(&mut self.ctx, self.rec.get_mut(), end);
+    }
+
+    #[cold]
+    fn mark_panicked(&mut self) {
+        if let Some(rec) = self.rec.get_mut() {
             let extras = rec.extras.get_or_insert_with(collector::take_extras);
             if extras.status == Status::Unset {
                 extras.status = Status::error("panicked");
             }
         }
-        let ctx = std::mem::take(&mut self.ctx);
-        collector::submit(SpanRecord { ctx, rec, end });
     }
 }
 
