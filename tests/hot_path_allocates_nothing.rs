@@ -65,9 +65,10 @@ fn sampled_spans_allocate_nothing_once_warm() {
         .expect("init");
     // Warm-up: the thread's rings and its first records are allocated once, then the export
     // thread hands emptied records back. A ring starts at 64 slots and grows when the thread fills
-    // it before the export thread drains it (when depends on scheduling); a larger ring starts
-    // with no recycled records. The last rounds hold fewer spans than the first ring, so they
-    // cannot make it grow, and they leave that many records recycled in whichever ring is current.
+    // it before the export thread drains it (when depends on scheduling); records recycled through
+    // an outgrown ring are still taken, but each recycle ring holds at most its ring's size. The
+    // last rounds hold fewer spans than the first ring, so they cannot make it grow, and they leave
+    // that many records recycled.
     for _ in 0..4 {
         record_spans(500);
         tracewire::force_flush().expect("flush");

@@ -56,6 +56,8 @@ use crate::span::record::{Extras, Recording, SpanRecord};
 pub const DEFAULT_THREAD_BUFFER_SIZE: usize = 1024;
 /// Slots of a thread's first ring; it doubles, up to the thread buffer size, as the thread fills it.
 pub(crate) const FIRST_RING_SIZE: usize = 64;
+/// Outgrown recycle rings a thread keeps taking boxes from (a ring grows at most 4 times).
+const MAX_OUTGROWN: usize = 4;
 /// The longest [`Config::with_shutdown_timeout`](crate::Config::with_shutdown_timeout): one hour.
 pub const MAX_SHUTDOWN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
 
@@ -284,6 +286,10 @@ struct ThreadBuffer {
     producer: Option<Producer<SpanRecord>>,
     /// Emptied extras coming back from the background thread.
     free: Option<Consumer<Box<Extras>>>,
+    /// The recycle rings of the rings this thread outgrew: the worker still returns the extras of
+    /// their spans there, and they are taken before any new box is allocated. Forgotten once the
+    /// worker has forgotten the ring and they are empty; at most [`MAX_OUTGROWN`].
+    outgrown: Vec<Consumer<Box<Extras>>>,
     /// The extras of the last span dropped for want of room, kept for the next span.
     spare: Option<Box<Extras>>,
     generation: u64,
@@ -312,6 +318,7 @@ impl ThreadBuffer {
             counters,
             producer: None,
             free: None,
+            outgrown: Vec::new(),
             spare: None,
             generation: u64::MAX,
             capacity: 0,
@@ -344,7 +351,15 @@ impl ThreadBuffer {
         });
         // Dropping the old producer, if any, lets the worker drain and forget its ring.
         self.producer = Some(producer);
-        self.free = Some(recycled);
+        self.outgrown
+            .retain(|old| !(old.is_abandoned() && old.is_empty()));
+        if let Some(old) = self.free.replace(recycled) {
+            if self.outgrown.len() >= MAX_OUTGROWN {
+                // Each `init` starts a ring too: keep the newest, free the boxes of the oldest.
+                self.outgrown.remove(0);
+            }
+            self.outgrown.push(old);
+        }
         self.capacity = capacity;
         self.since_check = 0;
     }
@@ -357,6 +372,18 @@ impl ThreadBuffer {
         }
         if let Some(extras) = self.free.as_mut().and_then(|free| free.pop().ok()) {
             return extras;
+        }
+        self.take_outgrown()
+    }
+
+    /// An empty extras box from an outgrown recycle ring, else a new one.
+    #[cold]
+    #[inline(never)]
+    fn take_outgrown(&mut self) -> Box<Extras> {
+        for old in &mut self.outgrown {
+            if let Ok(extras) = old.pop() {
+                return extras;
+            }
         }
         Box::new(Extras::blank())
     }
@@ -765,6 +792,60 @@ mod tests {
                 .all(|c| c.ended.load(Ordering::Relaxed) == 0)
         );
         drop(registry);
+        sweep_pending();
+    }
+
+    #[test]
+    fn a_ring_that_grows_keeps_taking_the_recycled_extras_of_the_old_one() {
+        let _serial = serial();
+        let mut rings = Vec::new();
+        take_pending(&mut rings);
+        reclaim_abandoned(&mut rings, true);
+        let (returned, taken) = std::thread::spawn(move || {
+            let with_extras = || {
+                let mut record = record();
+                record.rec.extras = Some(Box::new(Extras::blank()));
+                record
+            };
+            // Fill the first ring, then one more span: the thread moves on to a larger ring.
+            for _ in 0..=FIRST_RING_SIZE {
+                assert!(with_buffer(|buffer| buffer.push(with_extras())));
+            }
+            // The worker's part: drain the outgrown ring, hand its emptied extras back.
+            take_pending(&mut rings);
+            let mut returned = Vec::new();
+            for ring in &mut rings {
+                while let Ok(mut record) = ring.records.pop() {
+                    if let Some(extras) = record.rec.extras.take() {
+                        returned.push(&*extras as *const Extras as usize);
+                        let _ = ring.free.push(extras);
+                    }
+                }
+            }
+            let mut taken = Vec::new();
+            with_buffer(|buffer| {
+                for _ in 0..returned.len() {
+                    taken.push(buffer.take_extras());
+                }
+            });
+            let taken: Vec<usize> = taken
+                .iter()
+                .map(|b| &**b as *const Extras as usize)
+                .collect();
+            drop(rings);
+            (returned, taken)
+        })
+        .join()
+        .unwrap();
+        assert_eq!(returned.len(), FIRST_RING_SIZE + 1);
+        let mut returned_sorted = returned.clone();
+        returned_sorted.sort_unstable();
+        assert!(
+            taken
+                .iter()
+                .all(|t| returned_sorted.binary_search(t).is_ok()),
+            "a new box was allocated while recycled ones waited"
+        );
         sweep_pending();
     }
 
