@@ -565,7 +565,7 @@ fn rss_kib() -> u64 {
 /// Runs `make` (one root span) on 2 threads for `secs` seconds; `exported()` reads the library's
 /// exported count. Prints spans produced and exported per second (exported within the window, not
 /// after a final flush), the share dropped, and the peak RSS growth over the run.
-fn two_threads(lib: Lib, otel: Option<&SdkTracerProvider>, make: fn()) {
+fn two_threads(lib: Lib, otel: Option<&SdkTracerProvider>, make: impl Fn() + Sync) {
     use std::sync::atomic::AtomicBool;
     let secs: f64 = std::env::var("TRACEWIRE_BENCH_SECS")
         .ok()
@@ -646,13 +646,7 @@ fn threads(_c: &mut Criterion) {
     drop(guard);
     let provider = otel_provider(opentelemetry_sdk::trace::Sampler::AlwaysOn);
     let tracer = provider.tracer("bench");
-    static TRACER: std::sync::OnceLock<SdkTracer> = std::sync::OnceLock::new();
-    let _ = TRACER.set(tracer);
-    two_threads(Lib::Otel, Some(&provider), || {
-        if let Some(tracer) = TRACER.get() {
-            otel_root(tracer);
-        }
-    });
+    two_threads(Lib::Otel, Some(&provider), || otel_root(&tracer));
     let _ = provider.shutdown();
     two_threads(Lib::Fastrace, None, fastrace_root);
     print_table();

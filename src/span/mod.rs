@@ -347,12 +347,7 @@ impl Span {
                 )
             };
         let sampled = if capture == 0 {
-            match parent_sampled {
-                // The child of a sampled parent: sampled under every parent-based sampler,
-                // without reading the rest of the sampler's settings.
-                Some(true) if collector::parent_based() => true,
-                _ => collector::sampler().should_sample(trace_id[1], parent_sampled),
-            }
+            collector::sampler().should_sample(trace_id[1], parent_sampled)
         } else {
             // A capture records every span the code makes, unless a remote parent said no.
             parent_sampled.unwrap_or(true)
