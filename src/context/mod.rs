@@ -212,13 +212,25 @@ pub struct SpanContext {
     /// `u128` field makes it 16-byte aligned and 48), and the hot path never converts it.
     trace_id: [u64; 2],
     span_id: SpanId,
-    flags: TraceFlags,
-    remote: bool,
-    /// The `testing::capture` this context's spans belong to (0: none).
-    /// It fills padding (the context stays 40 bytes), is inherited by children and carried with
-    /// the context to other threads and tasks, and is never propagated to other processes.
-    capture: u32,
+    /// The trace flags (bits 0–7), whether the context came from another process (bit 8) and the
+    /// `testing::capture` its spans belong to (bits 32–63, 0: none), in one word: a span builds it
+    /// in a register and stores it once. As three fields (a byte, a bool and a `u32`) they were
+    /// three narrow stores that the 8-byte load copying the context could not forward from, which
+    /// stalled every span that starts (`perf`). The capture is inherited by children and carried
+    /// with the context to other threads and tasks, and never propagated to other processes.
+    meta: u64,
     state: TraceState,
+}
+
+const REMOTE_BIT: u64 = 1 << 8;
+const CAPTURE_SHIFT: u32 = 32;
+
+/// The packed word of a context's flags, remote bit and capture.
+#[inline]
+fn meta(flags: TraceFlags, remote: bool, capture: u32) -> u64 {
+    u64::from(flags.to_u8())
+        | if remote { REMOTE_BIT } else { 0 }
+        | u64::from(capture) << CAPTURE_SHIFT
 }
 
 /// The capture a context belongs to is bookkeeping, not identity: it is left out.
@@ -226,8 +238,8 @@ impl PartialEq for SpanContext {
     fn eq(&self, other: &Self) -> bool {
         self.trace_id == other.trace_id
             && self.span_id == other.span_id
-            && self.flags == other.flags
-            && self.remote == other.remote
+            && self.trace_flags() == other.trace_flags()
+            && self.is_remote() == other.is_remote()
             && self.state == other.state
     }
 }
@@ -239,9 +251,8 @@ impl SpanContext {
     pub const NONE: SpanContext = SpanContext {
         trace_id: [0, 0],
         span_id: SpanId::INVALID,
-        flags: TraceFlags::NOT_SAMPLED,
-        remote: false,
-        capture: 0,
+        // Not sampled (flags 0), not remote, no capture.
+        meta: 0,
         state: TraceState(None),
     };
 
@@ -270,9 +281,7 @@ impl SpanContext {
         SpanContext {
             trace_id: split(trace_id),
             span_id,
-            flags,
-            remote,
-            capture: 0,
+            meta: meta(flags, remote, 0),
             state,
         }
     }
@@ -307,7 +316,7 @@ impl SpanContext {
     /// assert!(!tracewire::SpanContext::NONE.trace_flags().is_sampled());
     /// ```
     pub fn trace_flags(&self) -> TraceFlags {
-        self.flags
+        TraceFlags::new(self.meta as u8)
     }
 
     /// Whether the trace is recorded.
@@ -318,7 +327,7 @@ impl SpanContext {
     /// assert!(!tracewire::SpanContext::NONE.is_sampled());
     /// ```
     pub fn is_sampled(&self) -> bool {
-        self.flags.is_sampled()
+        self.meta & u64::from(TraceFlags::SAMPLED.to_u8()) != 0
     }
 
     /// Whether this context came from another process.
@@ -329,7 +338,7 @@ impl SpanContext {
     /// assert!(!tracewire::SpanContext::NONE.is_remote());
     /// ```
     pub fn is_remote(&self) -> bool {
-        self.remote
+        self.meta & REMOTE_BIT != 0
     }
 
     /// Whether both ids are non-zero.
@@ -365,8 +374,8 @@ impl SpanContext {
         opentelemetry::trace::SpanContext::new(
             self.trace_id(),
             self.span_id,
-            self.flags,
-            self.remote,
+            self.trace_flags(),
+            self.is_remote(),
             self.state.to_otel(),
         )
     }
@@ -383,9 +392,7 @@ impl SpanContext {
         SpanContext {
             trace_id: split(ctx.trace_id()),
             span_id: ctx.span_id(),
-            flags: ctx.trace_flags(),
-            remote: ctx.is_remote(),
-            capture: 0,
+            meta: meta(ctx.trace_flags(), ctx.is_remote(), 0),
             state: TraceState::from_otel(ctx.trace_state().clone()),
         }
     }
@@ -424,9 +431,7 @@ impl SpanContext {
         SpanContext {
             trace_id,
             span_id,
-            flags,
-            remote: false,
-            capture: 0,
+            meta: meta(flags, false, 0),
             state,
         }
     }
@@ -467,13 +472,13 @@ impl SpanContext {
     /// The capture this context's spans are recorded into (0: none).
     #[inline]
     pub(crate) fn capture(&self) -> u32 {
-        self.capture
+        (self.meta >> CAPTURE_SHIFT) as u32
     }
 
     /// This context, with its spans recorded into capture `id`.
     #[inline]
     pub(crate) fn with_capture(mut self, id: u32) -> SpanContext {
-        self.capture = id;
+        self.meta = (self.meta & u64::from(u32::MAX)) | u64::from(id) << CAPTURE_SHIFT;
         self
     }
 }
@@ -483,7 +488,7 @@ impl SpanContext {
 #[inline(never)]
 pub(crate) fn current_capture() -> u32 {
     CURRENT
-        .try_with(|current| current.try_borrow().map_or(0, |c| c.capture))
+        .try_with(|current| current.try_borrow().map_or(0, |c| c.capture()))
         .unwrap_or(0)
 }
 
@@ -499,7 +504,7 @@ impl fmt::Debug for SpanContext {
             .field("trace_id", &format_args!("{}", self.trace_id()))
             .field("span_id", &format_args!("{}", self.span_id))
             .field("sampled", &self.is_sampled())
-            .field("remote", &self.remote)
+            .field("remote", &self.is_remote())
             .field("trace_state", &self.state)
             .finish()
     }
