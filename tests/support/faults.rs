@@ -542,7 +542,10 @@ fn serve(
                 let service = TraceServiceServer::new(GrpcFaults { shared })
                     .accept_compressed(CompressionEncoding::Gzip)
                     .max_decoding_message_size(MAX_MESSAGE_BYTES);
-                let incoming = tonic::transport::server::TcpIncoming::from(listener);
+                // TCP_NODELAY, as a real collector (grpc-go) sets it: with Nagle on, an answer written
+                // after another waits for the client's delayed ACK (40 ms).
+                let incoming =
+                    tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
                 let server = tonic::transport::Server::builder()
                     .add_service(service)
                     .serve_with_incoming(incoming);

@@ -713,7 +713,10 @@ fn run_server(
                 let service = TraceServiceServer::new(GrpcReceiver { shared })
                     .accept_compressed(CompressionEncoding::Gzip)
                     .max_decoding_message_size(MAX_MESSAGE_BYTES);
-                let incoming = tonic::transport::server::TcpIncoming::from(listener);
+                // TCP_NODELAY, as a real collector (grpc-go) sets it: with Nagle on, an answer written
+                // after another waits for the client's delayed ACK (40 ms).
+                let incoming =
+                    tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
                 let server = builder.add_service(service).serve_with_incoming(incoming);
                 tokio::select! {
                     r = server => r.map_err(|e| e.to_string()),
