@@ -894,4 +894,33 @@ mod size_tests {
     fn span_context_stays_40_bytes() {
         assert_eq!(std::mem::size_of::<super::SpanContext>(), 40);
     }
+
+    /// The flags, the remote bit and the capture share one word: none of them leaks into another.
+    #[test]
+    fn flags_remote_and_capture_are_kept_apart() {
+        use super::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
+        for flags in [0x00_u8, 0x01, 0x02, 0x03, 0xff] {
+            for remote in [false, true] {
+                for capture in [0_u32, 1, 0x8000_0000, u32::MAX] {
+                    let ctx = SpanContext::new(
+                        TraceId::from(1_u128),
+                        SpanId::from(2_u64),
+                        TraceFlags::new(flags),
+                        remote,
+                        TraceState::default(),
+                    )
+                    .with_capture(capture);
+                    assert_eq!(ctx.trace_flags(), TraceFlags::new(flags));
+                    assert_eq!(ctx.is_sampled(), flags & 1 == 1);
+                    assert_eq!(ctx.is_remote(), remote);
+                    assert_eq!(ctx.capture(), capture);
+                    let moved = ctx.clone().with_capture(7);
+                    assert_eq!(moved.capture(), 7);
+                    assert_eq!(moved.trace_flags(), TraceFlags::new(flags));
+                    assert_eq!(moved.is_remote(), remote);
+                    assert_eq!(moved, ctx, "the capture is not part of identity");
+                }
+            }
+        }
+    }
 }
