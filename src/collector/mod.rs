@@ -784,12 +784,18 @@ mod tests {
         sweep_pending();
     }
 
-    #[test]
-    fn a_ring_that_grows_keeps_taking_the_recycled_extras_of_the_old_one() {
-        let _serial = serial();
+    /// The worker's rings with what earlier tests left behind taken and forgotten.
+    fn rings_after_earlier_tests() -> Vec<RingPair> {
         let mut rings = Vec::new();
         take_pending(&mut rings);
         reclaim_abandoned(&mut rings, true);
+        rings
+    }
+
+    #[test]
+    fn a_ring_that_grows_keeps_taking_the_recycled_extras_of_the_old_one() {
+        let _serial = serial();
+        let mut rings = rings_after_earlier_tests();
         let (returned, taken) = std::thread::spawn(move || {
             let with_extras = || {
                 let mut record = record();
@@ -862,10 +868,7 @@ mod tests {
     #[test]
     fn abandoned_rings_are_drained_while_there_is_room_and_discarded_when_full() {
         let _serial = serial();
-        let mut rings = Vec::new();
-        // What earlier tests left behind.
-        take_pending(&mut rings);
-        reclaim_abandoned(&mut rings, true);
+        let mut rings = rings_after_earlier_tests();
         assert!(rings.is_empty());
         push_on_new_thread(10);
         take_pending(&mut rings);

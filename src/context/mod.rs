@@ -327,7 +327,7 @@ impl SpanContext {
     /// assert!(!tracewire::SpanContext::NONE.is_sampled());
     /// ```
     pub fn is_sampled(&self) -> bool {
-        self.meta & u64::from(TraceFlags::SAMPLED.to_u8()) != 0
+        self.trace_flags().is_sampled()
     }
 
     /// Whether this context came from another process.
@@ -478,7 +478,7 @@ impl SpanContext {
     /// This context, with its spans recorded into capture `id`.
     #[inline]
     pub(crate) fn with_capture(mut self, id: u32) -> SpanContext {
-        self.meta = (self.meta & u64::from(u32::MAX)) | u64::from(id) << CAPTURE_SHIFT;
+        self.meta = meta(self.trace_flags(), self.is_remote(), id);
         self
     }
 }
