@@ -141,13 +141,11 @@ pub(crate) fn to_span_data(records: Vec<SpanRecord>) -> Vec<opentelemetry_sdk::t
     let conversion = super::convert::Conversion {
         clock: crate::span::clock::Converter::new(),
         limits: crate::span::limits::SpanLimits::default(),
-        scope: opentelemetry::InstrumentationScope::builder("tracewire")
-            .with_version(env!("CARGO_PKG_VERSION"))
-            .build(),
+        scope: super::convert::Scope::Tracewire,
     };
     let mut batch = Vec::with_capacity(records.len());
-    for record in records {
-        conversion.convert_into(record, &mut batch);
+    for mut record in records {
+        conversion.convert_into(&mut record, &mut batch);
     }
     batch
 }

@@ -12,18 +12,48 @@ use crate::span::record::{Extras, SpanRecord, keep_last_of_each_key};
 pub(crate) struct Conversion {
     pub(crate) clock: Converter,
     pub(crate) limits: SpanLimits,
-    pub(crate) scope: InstrumentationScope,
+    pub(crate) scope: Scope,
+}
+
+/// The instrumentation scope every converted span carries.
+pub(crate) enum Scope {
+    /// tracewire's own (what the worker and captures use): made afresh for each span, which
+    /// compiles to a few constant stores. Cloning a scope calls `Vec::clone` for its attributes,
+    /// and reading that result back stalled the worker for 40 % of its conversion time (`perf`,
+    /// store forwarding).
+    Tracewire,
+    /// Any other scope, cloned for each span (the encoder's differential tests use one).
+    #[cfg_attr(
+        not(all(test, any(feature = "otlp-grpc", feature = "otlp-http"))),
+        allow(dead_code)
+    )]
+    Other(InstrumentationScope),
+}
+
+impl Scope {
+    /// The scope, for one span or for an encoder.
+    #[inline]
+    pub(crate) fn get(&self) -> InstrumentationScope {
+        match self {
+            Scope::Tracewire => InstrumentationScope::builder("tracewire")
+                .with_version(env!("CARGO_PKG_VERSION"))
+                .build(),
+            Scope::Other(scope) => scope.clone(),
+        }
+    }
 }
 
 impl Conversion {
     /// Converts a record onto the end of `batch`; its extras box, emptied, comes back for reuse.
     ///
-    /// Pushed in place and filled there: a `SpanData` is 352 bytes, and returning it by value
-    /// through the worker's panic guard copied it three times (half of the worker's time, by
-    /// `perf`, when it converts for a user's `SpanExporter`).
+    /// The record is read where it lies (in the ring, for the worker) and left with an empty name
+    /// and no extras, for its slot to drop: copying 104-byte records out of the ring and through
+    /// the panic guard cost the worker a quarter of its time (`perf`). The `SpanData` is pushed in
+    /// place and filled there: it is 352 bytes, and returning it by value through the panic guard
+    /// copied it three times.
     pub(crate) fn convert_into(
         &self,
-        record: SpanRecord,
+        record: &mut SpanRecord,
         batch: &mut Vec<SpanData>,
     ) -> Option<Box<Extras>> {
         let SpanRecord { ctx, rec, end } = record;
@@ -31,18 +61,18 @@ impl Conversion {
             span_context: ctx.to_otel(),
             parent_span_id: rec.parent_span_id,
             parent_span_is_remote: rec.parent_remote,
-            span_kind: rec.kind,
-            name: rec.name,
+            span_kind: rec.kind.clone(),
+            name: std::mem::take(&mut rec.name),
             start_time: self.clock.to_system_time(rec.start),
-            end_time: self.clock.to_system_time(end),
+            end_time: self.clock.to_system_time(*end),
             attributes: Vec::new(),
             dropped_attributes_count: 0,
             events: SpanEvents::default(),
             links: SpanLinks::default(),
             status: Status::Unset,
-            instrumentation_scope: self.scope.clone(),
+            instrumentation_scope: self.scope.get(),
         });
-        let mut extras = rec.extras?;
+        let mut extras = rec.extras.take()?;
         let data = batch.last_mut()?;
         let kept = keep_last_of_each_key(&mut extras.attributes);
         extras.attributes.truncate(kept);

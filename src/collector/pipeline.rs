@@ -10,12 +10,11 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
-use opentelemetry::InstrumentationScope;
 use opentelemetry_sdk::trace::SpanData;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::Instant;
 
-use super::convert::Conversion;
+use super::convert::{Conversion, Scope};
 use super::queue::{Batch, BatchQueue, Payload};
 use super::retry::{Delivery, MAX_ATTEMPTS};
 use super::supervise::{catch_panic, catch_panic_sync};
@@ -36,6 +35,11 @@ pub(crate) const MAX_QUEUE_BYTES: usize = 64 << 20;
 /// `max_export_batch_size` spans (collectors refuse requests above 4 MiB by default).
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 const MAX_REQUEST_BYTES: usize = 3 << 20;
+/// Records taken from a ring at a time. They are read where they lie and their slots handed back
+/// to the thread at once: one release store per chunk instead of one per record, and no copy of
+/// each record out of the ring and through the panic guard. Small enough that the thread gets its
+/// slots back long before it could fill the rest of its ring.
+const DRAIN_CHUNK: usize = 64;
 /// The shutdown's last attempt when the breaker is open.
 const LAST_ATTEMPT: Duration = Duration::from_millis(500);
 
@@ -92,14 +96,12 @@ pub(crate) struct Worker {
 
 impl Worker {
     pub(crate) fn new(settings: Settings, sink: &Sink) -> Worker {
-        let scope = InstrumentationScope::builder("tracewire")
-            .with_version(env!("CARGO_PKG_VERSION"))
-            .build();
+        let scope = Scope::Tracewire;
         let filling = match sink {
             #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
             Sink::Otlp(_) => Filling::Encoder(crate::export::encode::Encoder::new(
                 &settings.resource,
-                &scope,
+                &scope.get(),
                 settings.limits,
             )),
             Sink::Spans(_) => Filling::Spans(Vec::new()),
@@ -224,7 +226,7 @@ impl Worker {
                     // The encoder's state is unknown: start a fresh one.
                     *encoder = crate::export::encode::Encoder::new(
                         &self.settings.resource,
-                        &self.conversion.scope,
+                        &self.conversion.scope.get(),
                         self.settings.limits,
                     );
                     self.fail(spans, format!("encoding panicked: {panic}"));
@@ -266,53 +268,31 @@ impl Worker {
         let mut moved = 0;
         for i in 0..self.rings.len() {
             while moved < room {
-                let Ok(mut record) = self.rings[i].records.pop() else {
+                let space = batch_size.saturating_sub(self.filling_spans()).max(1);
+                let n = (room - moved)
+                    .min(DRAIN_CHUNK)
+                    .min(space)
+                    .min(self.rings[i].records.slots());
+                if n == 0 {
                     break;
-                };
-                self.rings[i].popped += 1;
-                moved += 1;
-                if let Some(policy) = &self.settings.policy {
-                    policy.enforce(&mut record);
                 }
-                let pushed = match &mut self.filling {
-                    #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
-                    Filling::Encoder(encoder) => {
-                        let clock = &self.conversion.clock;
-                        catch_panic_sync(|| encoder.push(record, clock)).map(|extras| {
-                            (
-                                extras,
-                                encoder.spans() >= batch_size || encoder.len() >= MAX_REQUEST_BYTES,
-                            )
-                        })
-                    }
-                    Filling::Spans(batch) => {
-                        if batch.len() == batch.capacity() {
-                            // Room for what this ring holds now, up to a batch, at once: growing
-                            // by doubling from empty copied every span about twice more.
-                            let waiting = self.rings[i].records.slots() + 1;
-                            batch.reserve(waiting.min(batch_size.saturating_sub(batch.len())));
-                        }
-                        let conversion = &self.conversion;
-                        catch_panic_sync(|| conversion.convert_into(record, batch))
-                            .map(|extras| (extras, batch.len() >= batch_size))
-                    }
-                };
-                match pushed {
-                    Ok((extras, full)) => {
-                        // Back to its thread for reuse; if that ring is full (or gone), freed.
-                        if let Some(extras) = extras {
-                            let _ = self.rings[i].free.push(extras);
-                        }
-                        if full {
-                            self.seal();
-                        }
-                    }
-                    Err(panic) => {
-                        self.taken += 1;
-                        moved -= 1;
-                        room -= 1;
-                        self.fail(1, format!("encoding panicked: {panic}"));
-                    }
+                let taken = take_chunk(
+                    &mut self.rings[i],
+                    n,
+                    &mut self.filling,
+                    &self.conversion,
+                    self.settings.policy.as_ref(),
+                    batch_size,
+                );
+                // A record whose encoding panicked is taken, and failed: it holds no room.
+                moved += taken.records - taken.panics.len();
+                room -= taken.panics.len();
+                for panic in taken.panics {
+                    self.taken += 1;
+                    self.fail(1, format!("encoding panicked: {panic}"));
+                }
+                if taken.full {
+                    self.seal();
                 }
             }
         }
@@ -662,6 +642,83 @@ impl Worker {
         GLOBAL.dropped_shutdown.fetch_add(left, Ordering::Relaxed);
         left
     }
+}
+
+/// What [`take_chunk`] did.
+struct Taken {
+    /// Records taken from the ring, those whose encoding panicked included.
+    records: usize,
+    /// The panic messages of the records whose encoding panicked.
+    panics: Vec<String>,
+    /// The batch being filled is full: seal it before taking more.
+    full: bool,
+}
+
+/// Takes up to `n` (at least one, at most the ring's filled slots) records from `ring`, in place,
+/// through the policy stage into the batch being filled; stops early when the batch is full.
+/// Emptied extras go back to the ring's thread.
+fn take_chunk(
+    ring: &mut RingPair,
+    n: usize,
+    filling: &mut Filling,
+    conversion: &Conversion,
+    policy: Option<&super::policy::Policy>,
+    batch_size: usize,
+) -> Taken {
+    let mut taken = Taken {
+        records: 0,
+        panics: Vec::new(),
+        full: false,
+    };
+    let waiting = ring.records.slots();
+    let Ok(mut chunk) = ring.records.read_chunk(n) else {
+        return taken;
+    };
+    if let Filling::Spans(batch) = filling
+        && batch.capacity() - batch.len() < n
+    {
+        // Room for what this ring holds now, up to a batch, at once: growing by doubling from
+        // empty copied every span about twice more.
+        batch.reserve(waiting.min(batch_size.saturating_sub(batch.len())).max(n));
+    }
+    let (first, second) = chunk.as_mut_slices();
+    for record in first.iter_mut().chain(second.iter_mut()) {
+        taken.records += 1;
+        if let Some(policy) = policy {
+            policy.enforce(record);
+        }
+        let pushed = match filling {
+            #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+            Filling::Encoder(encoder) => {
+                let clock = &conversion.clock;
+                catch_panic_sync(|| encoder.push(record, clock)).map(|extras| {
+                    (
+                        extras,
+                        encoder.spans() >= batch_size || encoder.len() >= MAX_REQUEST_BYTES,
+                    )
+                })
+            }
+            Filling::Spans(batch) => catch_panic_sync(|| conversion.convert_into(record, batch))
+                .map(|extras| (extras, batch.len() >= batch_size)),
+        };
+        match pushed {
+            Ok((extras, full)) => {
+                // Back to its thread for reuse; if that ring is full (or gone), freed.
+                if let Some(extras) = extras {
+                    let _ = ring.free.push(extras);
+                }
+                if full {
+                    taken.full = true;
+                    break;
+                }
+            }
+            Err(panic) => taken.panics.push(panic),
+        }
+    }
+    // Drops what is left of the taken records (a name, a trace state) and frees their slots.
+    chunk.commit(taken.records);
+    ring.popped += taken.records as u64;
+    taken
 }
 
 /// `now + delay`, or a day from now when that overflows the clock (`Duration::MAX`).

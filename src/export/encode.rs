@@ -228,8 +228,13 @@ impl Encoder {
     }
 
     /// Appends one finished span (after the policy stage) to the request being built; returns the
-    /// record's extras box, emptied, for reuse (as `Conversion::convert` does).
-    pub(crate) fn push(&mut self, record: SpanRecord, clock: &Converter) -> Option<Box<Extras>> {
+    /// record's extras box, emptied, for reuse (as `Conversion::convert_into` does). The record is
+    /// read where it lies and left without its extras.
+    pub(crate) fn push(
+        &mut self,
+        record: &mut SpanRecord,
+        clock: &Converter,
+    ) -> Option<Box<Extras>> {
         let SpanRecord { ctx, rec, end } = record;
         let Recording {
             name,
@@ -237,8 +242,11 @@ impl Encoder {
             parent_span_id,
             parent_remote,
             start,
-            mut extras,
+            extras,
         } = rec;
+        let (parent_span_id, parent_remote, start, end) =
+            (*parent_span_id, *parent_remote, *start, *end);
+        let mut extras = extras.take();
         if ctx.trace_state() != &self.state {
             self.state_text = ctx.trace_state().to_otel().header();
             self.state = ctx.trace_state().clone();
@@ -278,7 +286,7 @@ impl Encoder {
         if has_parent {
             put_bytes(4, &parent_span_id.to_bytes(), buf);
         }
-        put_str(5, &name, buf);
+        put_str(5, name, buf);
         put_u32(6, kind, buf);
         put_fixed64(7, start, buf);
         put_fixed64(8, end, buf);

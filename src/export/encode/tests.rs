@@ -15,7 +15,7 @@ use proptest::prelude::*;
 use prost::Message as _;
 
 use super::Encoder;
-use crate::collector::convert::Conversion;
+use crate::collector::convert::{Conversion, Scope};
 use crate::context::{SpanContext, TraceState};
 use crate::span::clock::{Converter, Ticks};
 use crate::span::limits::SpanLimits;
@@ -103,7 +103,7 @@ fn reference(
     let mut returned = Vec::new();
     let mut data = Vec::with_capacity(batch.len());
     for spec in batch {
-        let extras = conversion.convert_into(spec.record(), &mut data);
+        let extras = conversion.convert_into(&mut spec.record(), &mut data);
         returned.push(format!("{extras:?}"));
     }
     let resource = ResourceAttributesWithSchema::from(resource);
@@ -122,14 +122,14 @@ fn check(
     let conversion = Conversion {
         clock: Converter::new(),
         limits,
-        scope: scope.clone(),
+        scope: Scope::Other(scope.clone()),
     };
     let mut encoder = Encoder::new(resource, scope, limits);
     for batch in batches {
         let (expected, expected_extras) = reference(&conversion, resource, batch);
         let mut returned = Vec::new();
         for spec in batch {
-            let extras = encoder.push(spec.record(), &conversion.clock);
+            let extras = encoder.push(&mut spec.record(), &conversion.clock);
             returned.push(format!("{extras:?}"));
         }
         assert_eq!(encoder.spans(), batch.len());
@@ -423,12 +423,12 @@ fn a_nan_attribute_encodes_to_the_same_bytes() {
     let conversion = Conversion {
         clock: Converter::new(),
         limits: SpanLimits::default(),
-        scope: scope(),
+        scope: Scope::Other(scope()),
     };
     // One resource for both: its attributes are a hash map, iterated in its own order.
     let resource = resource();
     let mut encoder = Encoder::new(&resource, &scope(), SpanLimits::default());
-    encoder.push(spec.record(), &conversion.clock);
+    encoder.push(&mut spec.record(), &conversion.clock);
     let (expected, _) = reference(&conversion, &resource, &[spec]);
     assert_eq!(
         encoder.finish().as_ref(),
@@ -441,7 +441,7 @@ fn the_steady_state_allocates_nothing_per_span() {
     let conversion = Conversion {
         clock: Converter::new(),
         limits: SpanLimits::default(),
-        scope: scope(),
+        scope: Scope::Other(scope()),
     };
     let state = TraceState::from_header("vendor=abc").expect("valid");
     let mut encoder = Encoder::new(&resource(), &scope(), SpanLimits::default());
@@ -456,16 +456,16 @@ fn the_steady_state_allocates_nothing_per_span() {
     let mut units = units.into_iter();
     // Warm up: the buffer grows to a request's size, the trace state is rendered once.
     for records in units.by_ref().take(100) {
-        for record in records {
-            drop(encoder.push(record, &conversion.clock));
+        for mut record in records {
+            drop(encoder.push(&mut record, &conversion.clock));
         }
     }
     drop(encoder.finish());
     let mut boxes = Vec::with_capacity(1000);
     let allocations = counting_allocator::allocations_in(|| {
         for records in units.by_ref() {
-            for record in records {
-                boxes.push(encoder.push(record, &conversion.clock));
+            for mut record in records {
+                boxes.push(encoder.push(&mut record, &conversion.clock));
             }
         }
     });
