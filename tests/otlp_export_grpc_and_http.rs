@@ -1,7 +1,8 @@
 //! A trace exported by tracewire arrives at a real OTLP receiver, over gRPC and over HTTP/protobuf,
 //! with and without gzip, with everything intact: ids and parentage, names, kinds, typed attribute
 //! values, events, links, statuses, the recorded error, the resource, the scope and the configured
-//! headers.
+//! headers. Spans that make more than one request are split over several, each of a size that
+//! collectors accept.
 
 mod support;
 
@@ -445,4 +446,56 @@ fn grpc_process_environment_headers_do_not_leak() {
 #[test]
 fn http_process_environment_headers_do_not_leak() {
     process_environment_headers_do_not_leak(Transport::Http);
+}
+
+/// Spans that make more than one request's worth of bytes (3 MiB), fewer than a batch of them: the
+/// export thread seals a request when it reaches that size, in the middle of what it takes from the
+/// thread's buffer at once, and the rest go in the next requests. Every span arrives once, and no
+/// request is above the 4 MiB that collectors (and tonic's receiver) accept by default.
+fn large_spans_split_into_requests(transport: Transport) {
+    let _serial = support::serial();
+    let receiver = Receiver::start(transport);
+    let guard = support::config_for(&receiver).init().expect("init");
+    let payload = "x".repeat(64 * 1024);
+    const SPANS: i64 = 100;
+    for index in 0..SPANS {
+        let span = tracewire::span("large");
+        span.set_attribute("payload", payload.clone());
+        span.set_attribute("index", index);
+        span.end();
+    }
+    tracewire::force_flush().expect("force_flush");
+    let spans = receiver.wait_for_spans(SPANS as usize, WAIT);
+    let requests = receiver.requests();
+    let stats = tracewire::stats();
+    drop(guard);
+    let mut indexes: Vec<i64> = spans
+        .iter()
+        .map(|span| int_attr(span, "index").expect("an index"))
+        .collect();
+    indexes.sort_unstable();
+    assert_eq!(indexes, (0..SPANS).collect::<Vec<_>>(), "every span once");
+    assert!(
+        requests.len() >= 2,
+        "6.4 MiB of spans in {} request(s)",
+        requests.len()
+    );
+    for request in &requests {
+        assert!(
+            request.body.len() <= 4 << 20,
+            "a request of {} bytes",
+            request.body.len()
+        );
+    }
+    assert_eq!(stats.dropped(), 0, "{stats:?}");
+}
+
+#[test]
+fn grpc_large_spans_split_into_requests() {
+    large_spans_split_into_requests(Transport::Grpc);
+}
+
+#[test]
+fn http_large_spans_split_into_requests() {
+    large_spans_split_into_requests(Transport::Http);
 }
