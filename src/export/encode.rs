@@ -420,7 +420,7 @@ fn put_status(status: &Status, buf: &mut BytesMut) {
     put_u32(3, code, buf);
 }
 
-/// Empties an extras box as `Conversion::convert` leaves it: attribute and event storage kept,
+/// Empties an extras box as `Conversion::convert_into` leaves it: attribute and event storage kept,
 /// links freed, counts zero, status unset.
 fn empty(extras: &mut Extras) {
     extras.attributes.clear();

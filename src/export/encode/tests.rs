@@ -1,5 +1,5 @@
 //! The differential test: for the same records, the encoder's bytes must be those of the SDK's
-//! path, `Conversion::convert` → `SpanData` → opentelemetry-proto's transform (what
+//! path, `Conversion::convert_into` → `SpanData` → opentelemetry-proto's transform (what
 //! opentelemetry-otlp's exporter sends) → prost.
 
 use std::borrow::Cow;
