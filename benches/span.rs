@@ -16,6 +16,11 @@
 //!   timed region, so that (nearly) every span is exported and the time is the caller's cost with an
 //!   idle pipeline. A second row, never the headline.
 //!
+//! The `disabled` group also has `*_in_place` rows: the span is made and ended where it lies, and
+//! only its address goes through `black_box`. The other rows move the returned span by value
+//! through `black_box`, which copies it twice; the difference is the cost of those copies (a
+//! tracewire `Span` is 104 bytes), which code that keeps a span in place does not pay.
+//!
 //! After each case a line on standard error gives created, exported and dropped span counts. The
 //! `two_threads` group then runs root spans from 2 producer threads for a few seconds per library
 //! (`TRACEWIRE_BENCH_SECS`, default 3) and prints spans produced and exported per second and the
@@ -337,6 +342,13 @@ fn tw_root() {
     black_box(tracewire::span("root")).end();
 }
 
+/// [`tw_root`] without moving the span: only its address escapes.
+fn tw_root_in_place() {
+    let span = tracewire::span("root");
+    black_box(&span);
+    span.end();
+}
+
 fn otel_root(tracer: &SdkTracer) {
     black_box(tracer.start_with_context("root", &Context::new())).end();
 }
@@ -402,6 +414,9 @@ fn disabled(c: &mut Criterion) {
     g.case(Tracewire, "tracewire_off", false, one, |n| {
         timed(n, tw_root)
     });
+    g.case(Tracewire, "tracewire_off_in_place", false, one, |n| {
+        timed(n, tw_root_in_place)
+    });
     g.case(Fastrace, "fastrace_no_reporter", false, one, |n| {
         timed(n, fastrace_root)
     });
@@ -410,6 +425,19 @@ fn disabled(c: &mut Criterion) {
             drop(black_box(LocalSpan::enter_with_local_parent("child")))
         })
     });
+    g.case(
+        Fastrace,
+        "fastrace_no_local_parent_in_place",
+        false,
+        one,
+        |n| {
+            timed(n, || {
+                let span = LocalSpan::enter_with_local_parent("child");
+                black_box(&span);
+                drop(span);
+            })
+        },
+    );
     g.case(Fastrace, "fastrace_unsampled_root", false, one, |n| {
         timed(n, || {
             drop(black_box(FastSpan::root(
@@ -418,6 +446,19 @@ fn disabled(c: &mut Criterion) {
             )))
         })
     });
+    g.case(
+        Fastrace,
+        "fastrace_unsampled_root_in_place",
+        false,
+        one,
+        |n| {
+            timed(n, || {
+                let span = FastSpan::root("root", FastContext::random().sampled(false));
+                black_box(&span);
+                drop(span);
+            })
+        },
+    );
 
     let noop = opentelemetry::trace::noop::NoopTracerProvider::new().tracer("bench");
     g.case(Otel, "opentelemetry_noop_tracer", false, one, |n| {
@@ -440,6 +481,13 @@ fn disabled(c: &mut Criterion) {
     g.case(Tracewire, "tracewire_always_off", false, one, |n| {
         timed(n, tw_root)
     });
+    g.case(
+        Tracewire,
+        "tracewire_always_off_in_place",
+        false,
+        one,
+        |n| timed(n, tw_root_in_place),
+    );
     drop(guard);
     g.finish();
     let _ = provider.shutdown();
