@@ -471,6 +471,7 @@ mod tests {
         }
     }
 
+    #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
     fn otlp(config: Config) -> OtlpSettings {
         match resolve(config).exporter {
             ExporterSettings::Otlp(settings) => settings,
