@@ -367,8 +367,7 @@ impl Span {
                 collector::count_not_sampled();
             }
             return Span {
-                ctx: SpanContext::new_local(trace_id, ids::span_id(), flags, state)
-                    .with_capture(capture),
+                ctx: SpanContext::new_local(trace_id, ids::span_id(), flags, capture, state),
                 rec: ManuallyDrop::new(RefCell::new(None)),
             };
         }
@@ -377,8 +376,7 @@ impl Span {
         }
         let start = clock::now();
         Span {
-            ctx: SpanContext::new_local(trace_id, ids::span_id(), flags, state)
-                .with_capture(capture),
+            ctx: SpanContext::new_local(trace_id, ids::span_id(), flags, capture, state),
             rec: ManuallyDrop::new(RefCell::new(Some(Recording {
                 name,
                 kind,
