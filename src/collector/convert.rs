@@ -71,9 +71,18 @@ impl Conversion {
         // element part of the vector; `every_field_is_written` below fails to compile if
         // `SpanData` gains a field this list lacks. If a write panics, the element stays outside
         // the vector, and what was written leaks (never read, never dropped twice).
+        // The trace state first: the context is then made from values in registers (made with
+        // the state's call in the middle, it was assembled on the stack and copied).
+        let state = ctx.trace_state().to_otel();
         unsafe {
             use std::ptr::addr_of_mut;
-            addr_of_mut!((*slot).span_context).write(ctx.to_otel());
+            addr_of_mut!((*slot).span_context).write(opentelemetry::trace::SpanContext::new(
+                ctx.trace_id(),
+                ctx.span_id(),
+                ctx.trace_flags(),
+                ctx.is_remote(),
+                state,
+            ));
             addr_of_mut!((*slot).parent_span_id).write(rec.parent_span_id);
             addr_of_mut!((*slot).parent_span_is_remote).write(rec.parent_remote);
             addr_of_mut!((*slot).span_kind).write(rec.kind.clone());

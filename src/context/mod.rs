@@ -262,6 +262,25 @@ impl Pair {
         }
     }
 
+    /// The pair as one number, the first word high: a trace id. On x86-64 the halves are swapped
+    /// in the register, so that the id stays one 16-byte value on its way into an OpenTelemetry
+    /// context (built in pieces, its copy stalled the export thread: `perf`, a tenth of its time).
+    #[inline(always)]
+    fn high_first(self) -> u128 {
+        #[cfg(target_arch = "x86_64")]
+        {
+            // SAFETY: `_mm_shuffle_epi32` only needs SSE2, part of the x86-64 baseline; it reads
+            // no memory. 0b01_00_11_10 takes 32-bit lanes 2, 3, 0, 1: the two words swapped.
+            let swapped = unsafe { core::arch::x86_64::_mm_shuffle_epi32::<0b01_00_11_10>(self.0) };
+            bytemuck::cast(swapped)
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let [high, low] = self.get();
+            (u128::from(high) << 64) | u128::from(low)
+        }
+    }
+
     #[inline(always)]
     fn get(self) -> [u64; 2] {
         let lanes = self.0;
@@ -349,8 +368,7 @@ impl SpanContext {
     /// assert_eq!(tracewire::SpanContext::NONE.trace_id(), tracewire::TraceId::INVALID);
     /// ```
     pub fn trace_id(&self) -> TraceId {
-        let [high, low] = self.trace_id.get();
-        TraceId::from((u128::from(high) << 64) | u128::from(low))
+        TraceId::from(self.trace_id.high_first())
     }
 
     /// The span id (all zeros when invalid).
@@ -998,9 +1016,11 @@ mod pair {
 
     #[test]
     fn pairs_keep_both_words_in_order() {
-        assert_eq!(Pair::ZERO.get(), [0, 0]);
+        assert_eq!((Pair::ZERO.get(), Pair::ZERO.high_first()), ([0, 0], 0));
         for (first, second) in [(1, 2), (u64::MAX, 0), (0, u64::MAX), (0x0123_4567, 1 << 63)] {
             assert_eq!(Pair::new(first, second).get(), [first, second]);
+            let number = (u128::from(first) << 64) | u128::from(second);
+            assert_eq!(Pair::new(first, second).high_first(), number);
         }
         let pairs = [Pair::new(5, 6), Pair::new(7, 8)];
         assert_eq!(pairs.map(Pair::get), [[5, 6], [7, 8]]);
