@@ -57,6 +57,9 @@ impl Conversion {
         batch: &mut Vec<SpanData>,
     ) -> Option<Box<Extras>> {
         let SpanRecord { ctx, rec, end } = record;
+        // The trace state first: the context is then made from values in registers (made with
+        // the state's call in the middle, it was assembled on the stack and copied).
+        let state = ctx.trace_state().to_otel();
         batch.reserve(1);
         let len = batch.len();
         // Never `None` after the `reserve`.
@@ -71,9 +74,6 @@ impl Conversion {
         // element part of the vector; `every_field_is_written` below fails to compile if
         // `SpanData` gains a field this list lacks. If a write panics, the element stays outside
         // the vector, and what was written leaks (never read, never dropped twice).
-        // The trace state first: the context is then made from values in registers (made with
-        // the state's call in the middle, it was assembled on the stack and copied).
-        let state = ctx.trace_state().to_otel();
         unsafe {
             use std::ptr::addr_of_mut;
             addr_of_mut!((*slot).span_context).write(opentelemetry::trace::SpanContext::new(
