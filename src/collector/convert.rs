@@ -76,13 +76,7 @@ impl Conversion {
         // the vector, and what was written leaks (never read, never dropped twice).
         unsafe {
             use std::ptr::addr_of_mut;
-            addr_of_mut!((*slot).span_context).write(opentelemetry::trace::SpanContext::new(
-                ctx.trace_id(),
-                ctx.span_id(),
-                ctx.trace_flags(),
-                ctx.is_remote(),
-                state,
-            ));
+            addr_of_mut!((*slot).span_context).write(ctx.to_otel_with(state));
             addr_of_mut!((*slot).parent_span_id).write(rec.parent_span_id);
             addr_of_mut!((*slot).parent_span_is_remote).write(rec.parent_remote);
             addr_of_mut!((*slot).span_kind).write(rec.kind.clone());

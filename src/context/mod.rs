@@ -445,12 +445,23 @@ impl SpanContext {
     /// assert!(!tracewire::SpanContext::NONE.to_otel().is_valid());
     /// ```
     pub fn to_otel(&self) -> opentelemetry::trace::SpanContext {
+        self.to_otel_with(self.state.to_otel())
+    }
+
+    /// [`to_otel`](Self::to_otel) with the trace state already converted: the export thread
+    /// converts it first, so that the context is then made from values in registers (see
+    /// `Conversion::convert_into`).
+    #[inline]
+    pub(crate) fn to_otel_with(
+        &self,
+        state: opentelemetry::trace::TraceState,
+    ) -> opentelemetry::trace::SpanContext {
         opentelemetry::trace::SpanContext::new(
             self.trace_id(),
             self.span_id(),
             self.trace_flags(),
             self.is_remote(),
-            self.state.to_otel(),
+            state,
         )
     }
 
